@@ -1,0 +1,301 @@
+// Package seeds loads and validates seed files: one YAML file per source,
+// saying where a library lives, how its listing pages are laid out and when
+// to visit it. The format is a user-facing contract (see DESIGN.md).
+package seeds
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Seed is one source, as written in its YAML file, with defaults applied.
+type Seed struct {
+	ID                   string     `yaml:"id"`
+	Name                 string     `yaml:"name"`
+	StartURLs            []string   `yaml:"start_urls"`
+	AllowedHosts         []string   `yaml:"allowed_hosts"`
+	AllowPrivateNetworks bool       `yaml:"allow_private_networks"`
+	Schedule             string     `yaml:"schedule"`
+	Politeness           Politeness `yaml:"politeness"`
+	Limits               Limits     `yaml:"limits"`
+	Pagination           Pagination `yaml:"pagination"`
+	Page                 Fields     `yaml:"page"`
+	Items                Items      `yaml:"items"`
+	Fields               Fields     `yaml:"fields"`
+	Key                  string     `yaml:"key"`
+	IgnoreChanges        []string   `yaml:"ignore_changes"` // fields excluded from change detection
+	DateOrder            string     `yaml:"date_order"`     // mdy (default) | dmy
+	Detail               *Detail    `yaml:"detail"`
+	Guards               Guards     `yaml:"guards"`
+
+	// File is the path the seed was loaded from ("" when built in code).
+	File string `yaml:"-"`
+}
+
+// Politeness is how gently a source's host is visited.
+type Politeness struct {
+	Delay       Duration `yaml:"delay"`
+	Concurrency int      `yaml:"concurrency"`
+	Robots      *bool    `yaml:"robots"` // default true: obey robots.txt
+	UserAgent   string   `yaml:"user_agent"`
+}
+
+// ObeyRobots reports whether robots.txt is honoured (the default).
+func (p Politeness) ObeyRobots() bool { return p.Robots == nil || *p.Robots }
+
+// Limits bound one run.
+type Limits struct {
+	MaxPages int      `yaml:"max_pages"`
+	Timeout  Duration `yaml:"timeout"`  // per request
+	MaxBody  ByteSize `yaml:"max_body"` // per response, after decompression
+}
+
+// Pagination says how to find the next listing page. Exactly one of Next,
+// NextText, Param or URLs is set (or none: one page).
+type Pagination struct {
+	Next     string   `yaml:"next"`      // selector of the next-page link
+	NextText []string `yaml:"next_text"` // next link by its text
+	Param    string   `yaml:"param"`     // ?page=N
+	Start    *int     `yaml:"start"`     // first value of Param (default 0)
+	Step     int      `yaml:"step"`      // increment of Param (default 1)
+	URLs     []string `yaml:"urls"`      // every page listed up front
+}
+
+// Mode returns "next", "param", "urls" or "" (single page).
+func (p Pagination) Mode() string {
+	switch {
+	case p.Next != "" || len(p.NextText) > 0:
+		return "next"
+	case p.Param != "":
+		return "param"
+	case len(p.URLs) > 0:
+		return "urls"
+	}
+	return ""
+}
+
+// Items selects one element per record. Either Selector (a repeated
+// container) or Start (an item starts at each match and runs to the next).
+type Items struct {
+	Selector string
+	Start    string
+}
+
+// UnmarshalYAML accepts `items: "sel"` and `items: {start: "sel"}`.
+func (it *Items) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		it.Selector = n.Value
+		return nil
+	}
+	var m struct {
+		Start string `yaml:"start"`
+	}
+	if err := decodeStrict(n, &m); err != nil {
+		return err
+	}
+	it.Start = m.Start
+	return nil
+}
+
+// Rule says how to read one field.
+type Rule struct {
+	Select   string  `yaml:"select"`   // CSS selector; "" reads the item itself
+	Attr     string  `yaml:"attr"`     // attribute instead of text
+	Label    Strings `yaml:"label"`    // labelled facet: label text or synonyms
+	List     bool    `yaml:"list"`     // every match / value, not the first
+	Regex    string  `yaml:"regex"`    // capture (first group or group "v")
+	Type     string  `yaml:"type"`     // text | url | year | date | int
+	Value    string  `yaml:"value"`    // constant or template "Opinion {docket}"
+	Default  string  `yaml:"default"`  // used when nothing matched
+	Required bool    `yaml:"required"` // item dropped (with a warning) without it
+	Split    string  `yaml:"split"`    // one text holding several values
+	Heading  string  `yaml:"heading"`  // nearest preceding match outside the item
+}
+
+// Field is a named rule; Fields keep the order of the seed file.
+type Field struct {
+	Name string
+	Rule Rule
+	Line int // line in the seed file, 0 when unknown
+}
+
+// Fields is an ordered set of named rules.
+type Fields []Field
+
+// UnmarshalYAML keeps the order of the mapping.
+func (fs *Fields) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: expected a mapping of field names to rules", n.Line)
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		var r Rule
+		if v.Kind == yaml.ScalarNode {
+			// Shorthand: `title: "h3 a"` is {select: "h3 a"}.
+			r.Select = v.Value
+		} else if err := decodeStrict(v, &r); err != nil {
+			return err
+		}
+		*fs = append(*fs, Field{Name: k.Value, Rule: r, Line: k.Line})
+	}
+	return nil
+}
+
+// Get returns the rule of the named field.
+func (fs Fields) Get(name string) (Rule, bool) {
+	for _, f := range fs {
+		if f.Name == name {
+			return f.Rule, true
+		}
+	}
+	return Rule{}, false
+}
+
+// Strings is a YAML value that may be one string or a list of strings.
+type Strings []string
+
+// UnmarshalYAML accepts a scalar or a sequence.
+func (s *Strings) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		*s = Strings{n.Value}
+		return nil
+	}
+	var l []string
+	if err := n.Decode(&l); err != nil {
+		return err
+	}
+	*s = l
+	return nil
+}
+
+// Detail reads extra fields from each item's own page.
+type Detail struct {
+	Link   string `yaml:"link"` // selector of the item's link (default: the url field)
+	Fields Fields `yaml:"fields"`
+}
+
+// Guards protect the store from a run that looks wrong.
+type Guards struct {
+	MinItems        int     `yaml:"min_items"`
+	MaxRemovedShare float64 `yaml:"max_removed_share"`
+	MissingRuns     int     `yaml:"missing_runs"`
+}
+
+// Duration is a time.Duration written as "1s", "500ms", "2m".
+type Duration time.Duration
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration (like 1s, 500ms, 2m)", n.Line, n.Value)
+	}
+	if v < 0 {
+		return fmt.Errorf("line %d: duration %q is negative", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// ByteSize is a size written as "10MiB", "512KiB", "1MB" or a plain number.
+type ByteSize int64
+
+// UnmarshalYAML parses a size with an optional unit.
+func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseByteSize(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*b = v
+	return nil
+}
+
+// ParseByteSize parses "10MiB", "512KiB", "1MB", "2GiB" or "12345".
+func ParseByteSize(s string) (ByteSize, error) {
+	s = strings.TrimSpace(s)
+	units := []struct {
+		suffix string
+		mult   int64
+	}{
+		{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30},
+		{"KB", 1000}, {"MB", 1000 * 1000}, {"GB", 1000 * 1000 * 1000}, {"B", 1},
+	}
+	mult := int64(1)
+	num := s
+	for _, u := range units {
+		if strings.HasSuffix(s, u.suffix) {
+			mult = u.mult
+			num = strings.TrimSpace(strings.TrimSuffix(s, u.suffix))
+			break
+		}
+	}
+	var v int64
+	if _, err := fmt.Sscanf(num, "%d", &v); err != nil || v <= 0 || fmt.Sprint(v) != num {
+		return 0, fmt.Errorf("%q is not a size (like 10MiB, 512KiB, 1000000)", s)
+	}
+	return ByteSize(v * mult), nil
+}
+
+// Defaults of a seed, applied by Load and ApplyDefaults.
+const (
+	DefaultSchedule        = "@daily"
+	DefaultDelay           = time.Second
+	DefaultConcurrency     = 2
+	DefaultMaxPages        = 500
+	DefaultTimeout         = 30 * time.Second
+	DefaultMaxBody         = 10 << 20
+	DefaultMinItems        = 1
+	DefaultMaxRemovedShare = 0.2
+	DefaultMissingRuns     = 2
+	DefaultKey             = "url"
+)
+
+// ApplyDefaults fills every unset value with its documented default.
+// allowed_hosts defaults to the hosts of start_urls.
+func (s *Seed) ApplyDefaults() {
+	if s.Schedule == "" {
+		s.Schedule = DefaultSchedule
+	}
+	if s.Politeness.Delay == 0 {
+		s.Politeness.Delay = Duration(DefaultDelay)
+	}
+	if s.Politeness.Concurrency == 0 {
+		s.Politeness.Concurrency = DefaultConcurrency
+	}
+	if s.Limits.MaxPages == 0 {
+		s.Limits.MaxPages = DefaultMaxPages
+	}
+	if s.Limits.Timeout == 0 {
+		s.Limits.Timeout = Duration(DefaultTimeout)
+	}
+	if s.Limits.MaxBody == 0 {
+		s.Limits.MaxBody = DefaultMaxBody
+	}
+	if s.Pagination.Step == 0 {
+		s.Pagination.Step = 1
+	}
+	if s.Guards.MinItems == 0 {
+		s.Guards.MinItems = DefaultMinItems
+	}
+	if s.Guards.MaxRemovedShare == 0 {
+		s.Guards.MaxRemovedShare = DefaultMaxRemovedShare
+	}
+	if s.Guards.MissingRuns == 0 {
+		s.Guards.MissingRuns = DefaultMissingRuns
+	}
+	if s.Key == "" {
+		s.Key = DefaultKey
+	}
+	if s.DateOrder == "" {
+		s.DateOrder = "mdy"
+	}
+	if len(s.AllowedHosts) == 0 {
+		s.AllowedHosts = hostsOf(s.StartURLs)
+	}
+}
