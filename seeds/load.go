@@ -66,9 +66,16 @@ func Parse(file string, data []byte) (*Seed, error) {
 	}
 	s := &Seed{File: file}
 	if err := root.Decode(s); err != nil {
-		return nil, Problems{{File: file, Line: yamlErrLine(err), Msg: strings.TrimPrefix(err.Error(), "yaml: ")}}
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		msg = strings.TrimPrefix(msg, "unmarshal errors:\n")
+		msg = yamlLinePrefixRE.ReplaceAllString(strings.TrimSpace(msg), "")
+		return nil, Problems{{File: file, Line: yamlErrLine(err), Msg: msg}}
 	}
+	zeroDelay := hasKey(root, "politeness", "delay") && s.Politeness.Delay == 0
 	s.ApplyDefaults()
+	if zeroDelay {
+		s.Politeness.Delay = 0 // an explicit "delay: 0s" means no delay
+	}
 	if ps := s.validate(root); len(ps) > 0 {
 		return nil, ps
 	}
@@ -131,7 +138,10 @@ func LoadFiles(paths []string) ([]*Seed, error) {
 	return out, nil
 }
 
-var yamlLineRE = regexp.MustCompile(`line (\d+)`)
+var (
+	yamlLineRE       = regexp.MustCompile(`line (\d+)`)
+	yamlLinePrefixRE = regexp.MustCompile(`(?m)^line \d+: `)
+)
 
 func yamlErrLine(err error) int {
 	m := yamlLineRE.FindStringSubmatch(err.Error())
@@ -231,6 +241,28 @@ func lineOf(root *yaml.Node, path ...string) int {
 		}
 	}
 	return line
+}
+
+// hasKey reports whether the key at path is written in the mapping root.
+func hasKey(root *yaml.Node, path ...string) bool {
+	n := root
+	for _, key := range path {
+		if n.Kind != yaml.MappingNode {
+			return false
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				next = n.Content[i+1]
+				break
+			}
+		}
+		if next == nil {
+			return false
+		}
+		n = next
+	}
+	return true
 }
 
 var idRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)

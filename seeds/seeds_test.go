@@ -1,0 +1,146 @@
+package seeds
+
+import (
+	"bufio"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestGoodSeeds loads every testdata/*.good.yaml without a problem.
+func TestGoodSeeds(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*.good.yaml")
+	if len(files) == 0 {
+		t.Fatal("no good seeds in testdata")
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			if _, err := LoadFile(f); err != nil {
+				t.Fatalf("unexpected problems:\n%v", err)
+			}
+		})
+	}
+}
+
+// TestBadSeeds checks that each testdata/*.bad.yaml fails with the message
+// its first line announces ("# want: ..."), located by file and line.
+func TestBadSeeds(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*.bad.yaml")
+	if len(files) == 0 {
+		t.Fatal("no bad seeds in testdata")
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			want := wantLine(t, f)
+			_, err := LoadFile(f)
+			if err == nil {
+				t.Fatalf("loaded without error; want %q", want)
+			}
+			if !strings.Contains(err.Error(), want) {
+				t.Fatalf("error\n  %v\nwant it to contain\n  %s", err, want)
+			}
+		})
+	}
+}
+
+func wantLine(t *testing.T, path string) string {
+	t.Helper()
+	fh, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	sc := bufio.NewScanner(fh)
+	sc.Scan()
+	line := sc.Text()
+	if !strings.HasPrefix(line, "# want: ") {
+		t.Fatalf("%s: first line must be '# want: MESSAGE'", path)
+	}
+	return strings.TrimPrefix(line, "# want: ")
+}
+
+func TestDefaultsAndShapes(t *testing.T) {
+	s, err := LoadFile("testdata/drupal.good.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.AllowedHosts; len(got) != 1 || got[0] != "example.int" {
+		t.Errorf("allowed_hosts default = %v, want the start URL's host", got)
+	}
+	if s.Limits.MaxBody != 10<<20 || s.Limits.Timeout.D() != 30*time.Second {
+		t.Errorf("limits = %+v", s.Limits)
+	}
+	if s.Pagination.Mode() != "next" {
+		t.Errorf("pagination mode = %q", s.Pagination.Mode())
+	}
+	var names []string
+	for _, f := range s.Fields {
+		names = append(names, f.Name)
+	}
+	if got := strings.Join(names, ","); got != "title,url,summary,countries,regions,authors,year,categories,pdf" {
+		t.Errorf("fields out of file order: %s", got)
+	}
+	c, _ := s.Fields.Get("countries")
+	if len(c.Label) != 3 || c.Label[1] != "País" || !c.List {
+		t.Errorf("countries rule = %+v", c)
+	}
+	if s.Detail == nil || s.Detail.Link != "h3 a" {
+		t.Errorf("detail = %+v", s.Detail)
+	}
+
+	p, err := LoadFile("testdata/param.good.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Items.Start != "tr.header-row" || p.Items.Selector != "" {
+		t.Errorf("items = %+v", p.Items)
+	}
+	if p.Pagination.Mode() != "param" || p.Pagination.Step != 20 || p.Pagination.Start == nil || *p.Pagination.Start != 0 {
+		t.Errorf("pagination = %+v", p.Pagination)
+	}
+	if title, _ := p.Fields.Get("title"); title.Select != "td.title a" {
+		t.Errorf("shorthand rule = %+v", title)
+	}
+	if p.Politeness.Delay.D() != DefaultDelay || p.Guards.MissingRuns != 2 || p.Guards.MaxRemovedShare != 0.2 {
+		t.Errorf("defaults not applied: %+v %+v", p.Politeness, p.Guards)
+	}
+}
+
+func TestExplicitZeroDelay(t *testing.T) {
+	s, err := Parse("mem.yaml", []byte("id: x\nstart_urls: [\"http://h/\"]\npoliteness: {delay: 0s}\nitems: li\nfields: {title: a}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Politeness.Delay != 0 {
+		t.Errorf("delay: 0s became %v", s.Politeness.Delay.D())
+	}
+}
+
+func TestLoadDirRejectsDuplicateIDs(t *testing.T) {
+	dir := t.TempDir()
+	body := "id: same\nstart_urls: [\"http://h/\"]\nitems: li\nfields: {title: a}\n"
+	for _, n := range []string{"a.yaml", "b.yaml"} {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := LoadDir(dir)
+	if err == nil || !strings.Contains(err.Error(), `b.yaml: id: "same" is already the id of`) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestParseByteSize(t *testing.T) {
+	for in, want := range map[string]ByteSize{"10MiB": 10 << 20, "512KiB": 512 << 10, "1MB": 1e6, "123": 123} {
+		if got, err := ParseByteSize(in); err != nil || got != want {
+			t.Errorf("ParseByteSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "ten", "-1", "1.5MiB"} {
+		if _, err := ParseByteSize(in); err == nil {
+			t.Errorf("ParseByteSize(%q) accepted", in)
+		}
+	}
+}
