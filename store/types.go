@@ -40,6 +40,7 @@ type PageOutcome struct {
 	LastModified string        `json:"-"`
 	BodyHash     string        `json:"-"`
 	Keys         []string      `json:"-"` // keys of the items on this page (saved as PageState)
+	Next         []string      `json:"-"` // next-page links found on this page (saved as PageState)
 }
 
 // PageState is what the store remembers of a listing URL between runs,
@@ -51,6 +52,7 @@ type PageState struct {
 	LastModified string
 	BodyHash     string
 	Keys         []string
+	Next         []string // next-page links the page held, so a 304 still paginates
 }
 
 // RunInput is everything one run of one source observed. The store
