@@ -5,10 +5,13 @@ package seeds
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/harvest-dev/harvest/record"
 )
 
 // Seed is one source, as written in its YAML file, with defaults applied.
@@ -298,4 +301,29 @@ func (s *Seed) ApplyDefaults() {
 	if len(s.AllowedHosts) == 0 {
 		s.AllowedHosts = hostsOf(s.StartURLs)
 	}
+}
+
+// ExtraFields lists, sorted, the names of the seed's configured fields
+// that are not record fields (they land in a record's extra): listing
+// fields, page fields and detail fields.
+func (s *Seed) ExtraFields() []string {
+	seen := map[string]bool{}
+	add := func(fs Fields) {
+		for _, f := range fs {
+			if !record.IsField(f.Name) {
+				seen[f.Name] = true
+			}
+		}
+	}
+	add(s.Fields)
+	add(s.Page)
+	if s.Detail != nil {
+		add(s.Detail.Fields)
+	}
+	out := make([]string, 0, len(seen))
+	for n := range seen {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
 }

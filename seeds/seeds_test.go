@@ -144,3 +144,13 @@ func TestParseByteSize(t *testing.T) {
 		}
 	}
 }
+
+func TestExtraFields(t *testing.T) {
+	s, err := LoadFile("testdata/drupal.good.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(s.ExtraFields(), ","); got != "pdf,publisher" {
+		t.Errorf("ExtraFields = %s, want pdf,publisher", got)
+	}
+}
