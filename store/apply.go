@@ -1,0 +1,567 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/harvest-dev/harvest/record"
+)
+
+// Defaults of the removal guards when a seed leaves them zero.
+const (
+	DefaultMissingRuns     = 2
+	DefaultMaxRemovedShare = 0.2
+)
+
+// ApplyRun stores one run of one source and the changes it makes, in one
+// transaction: on any error (including a cancelled ctx) nothing of the run
+// is kept, and the store is as it was before.
+//
+// Semantics (DESIGN.md "Runs and change semantics"):
+//   - A record whose key the source never had is added; one whose key was
+//     removed earlier is restored; one whose content hash (without
+//     in.IgnoreChanges) differs is updated, with each changed field's old
+//     and new value. A record seen again unchanged makes no change. When a
+//     record's key appears twice in in.Records the first one wins.
+//   - A record or SeenKeys key seen in any run gets last_seen and a missed
+//     count of 0. Fields in IgnoreChanges never make a change, but their
+//     new values are kept (a new version without a change).
+//   - Only a complete run counts misses: each current record it did not
+//     see gets missed+1, and is removed once missed reaches
+//     Guards.MissingRuns (default 2). When those removals would exceed
+//     Guards.MaxRemovedShare (default 0.2) of the source's current
+//     records, the run becomes suspect, the removals are held (Run.Held)
+//     and no miss is counted.
+//   - A complete run that saw nothing while the source has current records
+//     becomes suspect and removes nothing.
+//   - Partial, failed, blocked and suspect runs add, update and restore
+//     what they saw but never count misses or remove.
+//   - Each page outcome is kept with the run; a page fetched and parsed
+//     without error (not NotModified) replaces the source's PageState for
+//     its URL.
+func (s *Store) ApplyRun(ctx context.Context, in RunInput) (*RunResult, error) {
+	if err := validate(&in); err != nil {
+		return nil, err
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: apply run: begin: %w", in.Source, err)
+	}
+	defer tx.Rollback()
+	a := &applier{s: s, tx: tx, in: &in, now: s.opts.Now().UTC()}
+	defer a.close()
+	res, err := a.apply(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: apply run: %w", in.Source, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("source %s: apply run: commit: %w", in.Source, err)
+	}
+	r := &res.Run
+	lvl := s.log.Info
+	if r.Status == StatusSuspect {
+		lvl = s.log.Warn
+	}
+	lvl("run stored", "source", r.Source, "run", r.ID, "status", r.Status, "reason", r.Reason,
+		"seen", r.Seen, "added", r.Added, "updated", r.Updated, "removed", r.Removed,
+		"restored", r.Restored, "held", r.Held)
+	return res, nil
+}
+
+func validate(in *RunInput) error {
+	if in.Source == "" {
+		return errors.New("apply run: empty source")
+	}
+	switch in.Status {
+	case StatusComplete, StatusPartial, StatusFailed, StatusBlocked, StatusSuspect:
+	default:
+		return fmt.Errorf("source %s: apply run: unknown status %q", in.Source, in.Status)
+	}
+	for i := range in.Records {
+		r := &in.Records[i]
+		if r.Key == "" {
+			return fmt.Errorf("source %s: apply run: record %d (%q) has no key", in.Source, i+1, r.Title)
+		}
+		if r.Source != "" && r.Source != in.Source {
+			return fmt.Errorf("source %s: apply run: record %d (key %s) belongs to source %q", in.Source, i+1, r.Key, r.Source)
+		}
+	}
+	return nil
+}
+
+// current is what the store holds of one key before the run.
+type current struct {
+	versionID int64
+	hash      string
+	full      string
+	removed   bool
+	missed    int
+	seen      bool // seen by this run
+}
+
+type applier struct {
+	s     *Store
+	tx    *sql.Tx
+	in    *RunInput
+	now   time.Time
+	runID int64
+	stmts []*sql.Stmt
+
+	insVersion, insRecord, updContent, updSeen, updMissed, updRemoved, insChange, getVersion *sql.Stmt
+
+	run     Run
+	changes []Change
+}
+
+func (a *applier) close() {
+	for _, st := range a.stmts {
+		st.Close()
+	}
+}
+
+func (a *applier) prepare(ctx context.Context, dst **sql.Stmt, query string) error {
+	st, err := a.tx.PrepareContext(ctx, query)
+	if err != nil {
+		return fmt.Errorf("prepare %q: %w", query, err)
+	}
+	a.stmts = append(a.stmts, st)
+	*dst = st
+	return nil
+}
+
+func (a *applier) apply(ctx context.Context) (*RunResult, error) {
+	in := a.in
+	now := a.now
+	a.run = Run{
+		Source:     in.Source,
+		StartedAt:  orNow(in.StartedAt, now),
+		FinishedAt: orNow(in.FinishedAt, now),
+		Status:     in.Status,
+		Reason:     in.Reason,
+		Dropped:    in.Dropped,
+	}
+	res, err := a.tx.ExecContext(ctx,
+		`INSERT INTO runs (source, started_at, finished_at, applied_at, status, reason) VALUES (?, ?, ?, ?, ?, ?)`,
+		in.Source, nanos(a.run.StartedAt), nanos(a.run.FinishedAt), now.UnixNano(), in.Status, in.Reason)
+	if err != nil {
+		return nil, fmt.Errorf("insert run: %w", err)
+	}
+	if a.runID, err = res.LastInsertId(); err != nil {
+		return nil, fmt.Errorf("insert run: %w", err)
+	}
+	a.run.ID = a.runID
+
+	for _, p := range []struct {
+		dst *(*sql.Stmt)
+		q   string
+	}{
+		{&a.insVersion, `INSERT INTO versions (source, key, run_id, at, content_hash, full_hash, content) VALUES (?, ?, ?, ?, ?, ?, ?)`},
+		{&a.insRecord, `INSERT INTO records (source, key, version_id, content_hash, full_hash, first_seen, last_seen, last_changed, missed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)`},
+		{&a.updContent, `UPDATE records SET version_id = ?, content_hash = ?, full_hash = ?, last_seen = ?, last_changed = COALESCE(?, last_changed), removed_at = NULL, missed = 0 WHERE source = ? AND key = ?`},
+		{&a.updSeen, `UPDATE records SET last_seen = ?, missed = 0 WHERE source = ? AND key = ?`},
+		{&a.updMissed, `UPDATE records SET missed = ? WHERE source = ? AND key = ?`},
+		{&a.updRemoved, `UPDATE records SET missed = ?, removed_at = ? WHERE source = ? AND key = ?`},
+		{&a.insChange, `INSERT INTO changes (run_id, source, key, kind, at, version_id, fields) VALUES (?, ?, ?, ?, ?, ?, ?)`},
+		{&a.getVersion, `SELECT content FROM versions WHERE id = ?`},
+	} {
+		if err := a.prepare(ctx, p.dst, p.q); err != nil {
+			return nil, err
+		}
+	}
+
+	cur, nCurrent, err := a.loadCurrent(ctx)
+	if err != nil {
+		return nil, err
+	}
+
+	// Records: first occurrence of a key wins.
+	var dups []string
+	for i := range in.Records {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		r := in.Records[i]
+		r.Source = in.Source
+		c := cur[r.Key]
+		if c != nil && c.seen {
+			dups = append(dups, r.Key)
+			continue
+		}
+		if err := a.applyRecord(ctx, &r, c, cur); err != nil {
+			return nil, fmt.Errorf("record %s: %w", r.Key, err)
+		}
+		a.run.Seen++
+	}
+	// Keys seen on pages that were not modified: seen, no content.
+	for _, k := range in.SeenKeys {
+		c := cur[k]
+		if c == nil {
+			// Unknown to the store: nothing to keep it alive; still seen.
+			cur[k] = &current{seen: true, removed: true}
+			a.run.Seen++
+			continue
+		}
+		if c.seen {
+			continue
+		}
+		c.seen = true
+		a.run.Seen++
+		if c.removed {
+			continue // seen without content cannot restore
+		}
+		if _, err := a.updSeen.ExecContext(ctx, now.UnixNano(), in.Source, k); err != nil {
+			return nil, fmt.Errorf("record %s: mark seen: %w", k, err)
+		}
+	}
+
+	if a.run.Status == StatusComplete && a.run.Seen == 0 && nCurrent > 0 {
+		n, err := a.lastCompleteSeen(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			n = nCurrent
+		}
+		a.suspect(fmt.Sprintf("zero items where the last complete run had %d", n))
+	}
+	if a.run.Status == StatusComplete {
+		if err := a.countMisses(ctx, cur, nCurrent); err != nil {
+			return nil, err
+		}
+	}
+
+	if err := a.storePages(ctx); err != nil {
+		return nil, err
+	}
+	warnings := in.Warnings
+	if len(dups) > 0 {
+		shown := dups
+		if len(shown) > 5 {
+			shown = shown[:5]
+		}
+		warnings = append(warnings[:len(warnings):len(warnings)], fmt.Sprintf("%d items repeated a key already seen in this run and were ignored (first kept): %s",
+			len(dups), strings.Join(shown, ", ")))
+	}
+	a.run.Warnings = len(warnings)
+	if err := a.finishRun(ctx, warnings); err != nil {
+		return nil, err
+	}
+	return &RunResult{Run: a.run, Changes: a.changes}, nil
+}
+
+func orNow(t, now time.Time) time.Time {
+	if t.IsZero() {
+		return now
+	}
+	return t.UTC()
+}
+
+// suspect turns the run suspect with a reason, keeping the crawl's reason.
+func (a *applier) suspect(reason string) {
+	a.run.Status = StatusSuspect
+	if a.run.Reason != "" {
+		reason = a.run.Reason + "; " + reason
+	}
+	a.run.Reason = reason
+}
+
+// loadCurrent reads the state of every key of the source in one query.
+func (a *applier) loadCurrent(ctx context.Context) (map[string]*current, int, error) {
+	rows, err := a.tx.QueryContext(ctx,
+		`SELECT key, version_id, content_hash, full_hash, removed_at IS NOT NULL, missed FROM records WHERE source = ?`, a.in.Source)
+	if err != nil {
+		return nil, 0, fmt.Errorf("load current records: %w", err)
+	}
+	defer rows.Close()
+	cur := make(map[string]*current, len(a.in.Records))
+	n := 0
+	for rows.Next() {
+		var k string
+		c := &current{}
+		if err := rows.Scan(&k, &c.versionID, &c.hash, &c.full, &c.removed, &c.missed); err != nil {
+			return nil, 0, fmt.Errorf("load current records: %w", err)
+		}
+		if !c.removed {
+			n++
+		}
+		cur[k] = c
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("load current records: %w", err)
+	}
+	return cur, n, nil
+}
+
+func (a *applier) lastCompleteSeen(ctx context.Context) (int, error) {
+	var n int
+	err := a.tx.QueryRowContext(ctx,
+		`SELECT seen FROM runs WHERE source = ? AND status = ? AND id < ? ORDER BY id DESC LIMIT 1`,
+		a.in.Source, StatusComplete, a.runID).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("last complete run: %w", err)
+	}
+	return n, nil
+}
+
+// applyRecord stores one record the run saw; c is nil for a new key.
+func (a *applier) applyRecord(ctx context.Context, r *record.Record, c *current, cur map[string]*current) error {
+	in := a.in
+	now := a.now.UnixNano()
+	hash := r.Hash(in.IgnoreChanges)
+	full := hash
+	if len(in.IgnoreChanges) > 0 {
+		full = r.Hash(nil)
+	}
+	r.ContentHash = hash
+
+	if c == nil {
+		vid, err := a.insertVersion(ctx, r, hash, full)
+		if err != nil {
+			return err
+		}
+		if _, err := a.insRecord.ExecContext(ctx, in.Source, r.Key, vid, hash, full, now, now, now); err != nil {
+			return fmt.Errorf("insert record: %w", err)
+		}
+		cur[r.Key] = &current{versionID: vid, hash: hash, full: full, seen: true}
+		a.run.Added++
+		return a.change(ctx, KindAdded, r, vid, nil)
+	}
+	c.seen = true
+	if !c.removed && hash == c.hash && full == c.full {
+		if _, err := a.updSeen.ExecContext(ctx, now, in.Source, r.Key); err != nil {
+			return fmt.Errorf("mark seen: %w", err)
+		}
+		return nil
+	}
+
+	var fields []record.FieldChange
+	if hash != c.hash {
+		old, err := a.version(ctx, c.versionID)
+		if err != nil {
+			return err
+		}
+		fields = record.Diff(old, r, in.IgnoreChanges)
+	}
+	vid := c.versionID
+	if full != c.full {
+		var err error
+		if vid, err = a.insertVersion(ctx, r, hash, full); err != nil {
+			return err
+		}
+	}
+	kind := ""
+	switch {
+	case c.removed:
+		kind = KindRestored
+		a.run.Restored++
+	case len(fields) > 0:
+		kind = KindUpdated
+		a.run.Updated++
+	}
+	// No kind: only ignored fields changed (or the ignore list did): keep
+	// the new values without a change.
+	var changed any
+	if kind != "" {
+		changed = now
+	}
+	if _, err := a.updContent.ExecContext(ctx, vid, hash, full, now, changed, in.Source, r.Key); err != nil {
+		return fmt.Errorf("update record: %w", err)
+	}
+	c.versionID, c.hash, c.full, c.removed, c.missed = vid, hash, full, false, 0
+	if kind == "" {
+		return nil
+	}
+	return a.change(ctx, kind, r, vid, fields)
+}
+
+func (a *applier) insertVersion(ctx context.Context, r *record.Record, hash, full string) (int64, error) {
+	content, err := r.MarshalContent()
+	if err != nil {
+		return 0, fmt.Errorf("encode content: %w", err)
+	}
+	res, err := a.insVersion.ExecContext(ctx, a.in.Source, r.Key, a.runID, a.now.UnixNano(), hash, full, content)
+	if err != nil {
+		return 0, fmt.Errorf("insert version: %w", err)
+	}
+	return res.LastInsertId()
+}
+
+func (a *applier) version(ctx context.Context, id int64) (*record.Record, error) {
+	var content []byte
+	if err := a.getVersion.QueryRowContext(ctx, id).Scan(&content); err != nil {
+		return nil, fmt.Errorf("read version %d: %w", id, err)
+	}
+	r := &record.Record{}
+	if err := json.Unmarshal(content, r); err != nil {
+		return nil, fmt.Errorf("decode version %d: %w", id, err)
+	}
+	return r, nil
+}
+
+// change writes one change row, calls OnChange and keeps it for the result.
+func (a *applier) change(ctx context.Context, kind string, r *record.Record, vid int64, fields []record.FieldChange) error {
+	var fj any
+	if len(fields) > 0 {
+		b, err := json.Marshal(fields)
+		if err != nil {
+			return fmt.Errorf("encode changed fields: %w", err)
+		}
+		fj = b
+	}
+	res, err := a.insChange.ExecContext(ctx, a.runID, a.in.Source, r.Key, kind, a.now.UnixNano(), vid, fj)
+	if err != nil {
+		return fmt.Errorf("insert %s change: %w", kind, err)
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return fmt.Errorf("insert %s change: %w", kind, err)
+	}
+	a.changes = append(a.changes, Change{
+		ID: id, RunID: a.runID, Source: a.in.Source, Key: r.Key, Kind: kind, At: a.now,
+		Fields: fields, Record: contentOnly(r),
+	})
+	c := &a.changes[len(a.changes)-1]
+	if kind == KindRemoved {
+		at := a.now
+		c.Record.RemovedAt = &at
+	}
+	if a.s.opts.OnChange != nil {
+		if err := a.s.opts.OnChange(ctx, a.tx, c); err != nil {
+			return fmt.Errorf("%s change hook: %w", kind, err)
+		}
+	}
+	return nil
+}
+
+// contentOnly is r without the bookkeeping times (a change carries the
+// version's content and hash; its time is Change.At).
+func contentOnly(r *record.Record) record.Record {
+	c := *r
+	c.FirstSeen, c.LastSeen, c.LastChanged, c.RemovedAt = time.Time{}, time.Time{}, time.Time{}, nil
+	return c
+}
+
+// countMisses counts a complete run's misses and removes what has been
+// missing long enough, unless the removal guard holds the removals back.
+func (a *applier) countMisses(ctx context.Context, cur map[string]*current, nCurrent int) error {
+	k := a.in.Guards.MissingRuns
+	if k <= 0 {
+		k = DefaultMissingRuns
+	}
+	share := a.in.Guards.MaxRemovedShare
+	if share <= 0 {
+		share = DefaultMaxRemovedShare
+	}
+	var missed, candidates []string
+	for key, c := range cur {
+		if c.removed || c.seen {
+			continue
+		}
+		if c.missed+1 >= k {
+			candidates = append(candidates, key)
+		} else {
+			missed = append(missed, key)
+		}
+	}
+	if len(candidates) > 0 && float64(len(candidates)) > share*float64(nCurrent) {
+		a.run.Held = len(candidates)
+		a.suspect(fmt.Sprintf("%d of %d records would be removed at once, more than the removal guard of %g%%; removals held",
+			len(candidates), nCurrent, share*100))
+		return nil // a suspect run counts no misses
+	}
+	sort.Strings(missed)
+	sort.Strings(candidates)
+	for _, key := range missed {
+		if _, err := a.updMissed.ExecContext(ctx, cur[key].missed+1, a.in.Source, key); err != nil {
+			return fmt.Errorf("record %s: count miss: %w", key, err)
+		}
+	}
+	for _, key := range candidates {
+		c := cur[key]
+		if _, err := a.updRemoved.ExecContext(ctx, c.missed+1, a.now.UnixNano(), a.in.Source, key); err != nil {
+			return fmt.Errorf("record %s: remove: %w", key, err)
+		}
+		last, err := a.version(ctx, c.versionID)
+		if err != nil {
+			return fmt.Errorf("record %s: %w", key, err)
+		}
+		last.Source, last.Key, last.ContentHash = a.in.Source, key, c.hash
+		a.run.Removed++
+		if err := a.change(ctx, KindRemoved, last, c.versionID, nil); err != nil {
+			return fmt.Errorf("record %s: %w", key, err)
+		}
+	}
+	return nil
+}
+
+func (a *applier) storePages(ctx context.Context) error {
+	if len(a.in.Pages) == 0 {
+		return nil
+	}
+	var insPage, upsState *sql.Stmt
+	if err := a.prepare(ctx, &insPage, `INSERT INTO run_pages (run_id, seq, url, status, bytes, duration_ns, items, error, not_modified) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`); err != nil {
+		return err
+	}
+	if err := a.prepare(ctx, &upsState, `INSERT INTO page_states (source, url, etag, last_modified, body_hash, keys, run_id) VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (source, url) DO UPDATE SET etag = excluded.etag, last_modified = excluded.last_modified,
+		body_hash = excluded.body_hash, keys = excluded.keys, run_id = excluded.run_id`); err != nil {
+		return err
+	}
+	for i, p := range a.in.Pages {
+		a.run.Pages++
+		if p.Err != "" {
+			a.run.PagesFailed++
+		}
+		if _, err := insPage.ExecContext(ctx, a.runID, i, p.URL, p.Status, p.Bytes, int64(p.Duration), p.Items, p.Err, p.NotModified); err != nil {
+			return fmt.Errorf("page %s: insert: %w", p.URL, err)
+		}
+		if p.Err != "" || p.NotModified {
+			continue
+		}
+		keys := p.Keys
+		if keys == nil {
+			keys = []string{}
+		}
+		kj, err := json.Marshal(keys)
+		if err != nil {
+			return fmt.Errorf("page %s: encode keys: %w", p.URL, err)
+		}
+		if _, err := upsState.ExecContext(ctx, a.in.Source, p.URL, p.ETag, p.LastModified, p.BodyHash, kj, a.runID); err != nil {
+			return fmt.Errorf("page %s: save state: %w", p.URL, err)
+		}
+	}
+	return nil
+}
+
+func (a *applier) finishRun(ctx context.Context, warnings []string) error {
+	if warnings == nil {
+		warnings = []string{}
+	}
+	wj, err := json.Marshal(warnings)
+	if err != nil {
+		return fmt.Errorf("encode warnings: %w", err)
+	}
+	r := &a.run
+	_, err = a.tx.ExecContext(ctx, `UPDATE runs SET status = ?, reason = ?, pages = ?, pages_failed = ?, seen = ?,
+		added = ?, updated = ?, removed = ?, restored = ?, held = ?, dropped = ?, warnings = ?, warning_text = ? WHERE id = ?`,
+		r.Status, r.Reason, r.Pages, r.PagesFailed, r.Seen, r.Added, r.Updated, r.Removed, r.Restored,
+		r.Held, r.Dropped, r.Warnings, string(wj), r.ID)
+	if err != nil {
+		return fmt.Errorf("update run %d: %w", r.ID, err)
+	}
+	if a.s.opts.OnRun != nil {
+		if err := a.s.opts.OnRun(ctx, a.tx, r); err != nil {
+			return fmt.Errorf("run hook: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,105 @@
+package store
+
+// migrations is the schema history, oldest first. Step i (0-based) takes
+// the schema from version i to version i+1; each step runs in its own
+// transaction together with the update of schema_version. Never edit a
+// step that has shipped: append a new one.
+//
+// The SQL is kept plain (no SQLite-only types or functions beyond
+// AUTOINCREMENT) so that a PostgreSQL implementation can follow the same
+// shape. Times are INTEGER unix nanoseconds, UTC; NULL means "none".
+var migrations = []string{
+	// 1: runs, pages, page states, records, versions, changes.
+	`
+CREATE TABLE runs (
+	id           INTEGER PRIMARY KEY AUTOINCREMENT,
+	source       TEXT    NOT NULL,
+	started_at   INTEGER,
+	finished_at  INTEGER,
+	applied_at   INTEGER NOT NULL,
+	status       TEXT    NOT NULL,
+	reason       TEXT    NOT NULL DEFAULT '',
+	pages        INTEGER NOT NULL DEFAULT 0,
+	pages_failed INTEGER NOT NULL DEFAULT 0,
+	seen         INTEGER NOT NULL DEFAULT 0,
+	added        INTEGER NOT NULL DEFAULT 0,
+	updated      INTEGER NOT NULL DEFAULT 0,
+	removed      INTEGER NOT NULL DEFAULT 0,
+	restored     INTEGER NOT NULL DEFAULT 0,
+	held         INTEGER NOT NULL DEFAULT 0,
+	dropped      INTEGER NOT NULL DEFAULT 0,
+	warnings     INTEGER NOT NULL DEFAULT 0,
+	warning_text TEXT    NOT NULL DEFAULT '[]'
+);
+CREATE INDEX runs_source_id ON runs (source, id);
+
+CREATE TABLE run_pages (
+	run_id       INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+	seq          INTEGER NOT NULL,
+	url          TEXT    NOT NULL,
+	status       INTEGER NOT NULL DEFAULT 0,
+	bytes        INTEGER NOT NULL DEFAULT 0,
+	duration_ns  INTEGER NOT NULL DEFAULT 0,
+	items        INTEGER NOT NULL DEFAULT 0,
+	error        TEXT    NOT NULL DEFAULT '',
+	not_modified INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (run_id, seq)
+);
+
+CREATE TABLE page_states (
+	source        TEXT    NOT NULL,
+	url           TEXT    NOT NULL,
+	etag          TEXT    NOT NULL DEFAULT '',
+	last_modified TEXT    NOT NULL DEFAULT '',
+	body_hash     TEXT    NOT NULL DEFAULT '',
+	keys          TEXT    NOT NULL DEFAULT '[]',
+	run_id        INTEGER NOT NULL REFERENCES runs (id),
+	PRIMARY KEY (source, url)
+);
+
+-- versions holds every content version of every record, as the JSON of
+-- record.MarshalContent. content_hash is the hash used for change
+-- detection (minus ignored fields), full_hash the hash of every field.
+CREATE TABLE versions (
+	id           INTEGER PRIMARY KEY AUTOINCREMENT,
+	source       TEXT    NOT NULL,
+	key          TEXT    NOT NULL,
+	run_id       INTEGER NOT NULL REFERENCES runs (id),
+	at           INTEGER NOT NULL,
+	content_hash TEXT    NOT NULL,
+	full_hash    TEXT    NOT NULL,
+	content      TEXT    NOT NULL
+);
+CREATE INDEX versions_record ON versions (source, key, id);
+
+-- records is the current state of every key ever seen per source.
+CREATE TABLE records (
+	source       TEXT    NOT NULL,
+	key          TEXT    NOT NULL,
+	version_id   INTEGER NOT NULL REFERENCES versions (id),
+	content_hash TEXT    NOT NULL,
+	full_hash    TEXT    NOT NULL,
+	first_seen   INTEGER NOT NULL,
+	last_seen    INTEGER NOT NULL,
+	last_changed INTEGER NOT NULL,
+	removed_at   INTEGER,
+	missed       INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (source, key)
+);
+
+-- changes is append-only; its id is the cursor export consumers keep.
+CREATE TABLE changes (
+	id         INTEGER PRIMARY KEY AUTOINCREMENT,
+	run_id     INTEGER NOT NULL REFERENCES runs (id),
+	source     TEXT    NOT NULL,
+	key        TEXT    NOT NULL,
+	kind       TEXT    NOT NULL,
+	at         INTEGER NOT NULL,
+	version_id INTEGER NOT NULL REFERENCES versions (id),
+	fields     TEXT
+);
+CREATE INDEX changes_run ON changes (run_id);
+CREATE INDEX changes_source_id ON changes (source, id);
+CREATE INDEX changes_at ON changes (at);
+`,
+}

@@ -1,0 +1,171 @@
+// Package store keeps what harvest has seen: runs, the pages of each run,
+// the current state and every content version of each record, and the
+// append-only list of changes that exports and alerts consume.
+//
+// It is backed by one SQLite file (mattn/go-sqlite3, WAL journal, a busy
+// timeout, foreign keys on). A run's records are applied in one
+// transaction (ApplyRun) which computes the diff as DESIGN.md "Runs and
+// change semantics" defines it. The SQL is deliberately plain so that the
+// same shape can later live in PostgreSQL behind the same methods.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
+)
+
+// ErrNotFound is returned (wrapped) when a run asked for by id does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Options are the parts a Store is built with; zero values get defaults.
+type Options struct {
+	// Now is the clock stamped on changes, versions and record
+	// bookkeeping (first_seen, last_seen, last_changed, removed_at).
+	// Default time.Now.
+	Now func() time.Time
+	// Logger receives one line per applied run. Default: discard.
+	Logger *slog.Logger
+	// OnChange, when set, is called inside ApplyRun's transaction for
+	// every change, after the change row is written (c.ID is set). It is
+	// the place to write outbox rows in the same transaction; an error
+	// rolls the whole run back and is returned by ApplyRun.
+	OnChange func(ctx context.Context, tx *sql.Tx, c *Change) error
+	// OnRun, when set, is called inside ApplyRun's transaction once the
+	// run row holds its final status and counts (operator alerts for
+	// failed, blocked or suspect runs). An error rolls the run back.
+	OnRun func(ctx context.Context, tx *sql.Tx, r *Run) error
+}
+
+// Store is a harvest database. Its methods are safe for concurrent use;
+// ApplyRun calls are serialised by SQLite's write lock.
+type Store struct {
+	db   *sql.DB
+	opts Options
+	log  *slog.Logger
+}
+
+// busyTimeout is how long a connection waits for another writer.
+const busyTimeout = 10 * time.Second
+
+// Open opens (creating it if needed) the SQLite database at path and
+// brings its schema up to date. It fails with a clear error when the file
+// holds a newer schema than this binary knows.
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("open store: empty database path")
+	}
+	if strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("open store %s: the path may not contain '?' or '#'", path)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	// _txlock=immediate: every transaction takes the write lock at BEGIN,
+	// so two writers wait on busy_timeout instead of failing on a lock
+	// upgrade. Reads outside transactions are unaffected (WAL).
+	dsn := fmt.Sprintf("%s?_journal_mode=WAL&_busy_timeout=%d&_foreign_keys=on&_synchronous=NORMAL&_txlock=immediate",
+		path, busyTimeout.Milliseconds())
+	db, err := sql.Open("sqlite3", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	s := &Store{db: db, opts: opts, log: opts.Logger}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error {
+	return s.db.Close()
+}
+
+// SchemaVersion is the schema version this binary writes.
+func SchemaVersion() int { return len(migrations) }
+
+// migrate applies the pending migration steps, each in its own
+// transaction with the version update.
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("create schema_version: %w", err)
+	}
+	for {
+		done, err := s.migrateStep(ctx)
+		if err != nil {
+			return err
+		}
+		if done {
+			return nil
+		}
+	}
+}
+
+// migrateStep applies the next migration, if any; done reports that the
+// schema is current. The version is read inside the (immediate)
+// transaction so that two processes opening one file at once do not apply
+// a step twice.
+func (s *Store) migrateStep(ctx context.Context) (done bool, err error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("migrate: begin: %w", err)
+	}
+	defer tx.Rollback()
+	var version int
+	switch err := tx.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&version); {
+	case errors.Is(err, sql.ErrNoRows):
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (0)`); err != nil {
+			return false, fmt.Errorf("migrate: init version: %w", err)
+		}
+	case err != nil:
+		return false, fmt.Errorf("migrate: read version: %w", err)
+	}
+	if version > len(migrations) {
+		return false, fmt.Errorf("database schema version %d is newer than this harvest knows (%d): use a newer harvest", version, len(migrations))
+	}
+	if version == len(migrations) {
+		return true, tx.Commit()
+	}
+	if _, err := tx.ExecContext(ctx, migrations[version]); err != nil {
+		return false, fmt.Errorf("migrate to schema version %d: %w", version+1, err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE schema_version SET version = ?`, version+1); err != nil {
+		return false, fmt.Errorf("migrate to schema version %d: record version: %w", version+1, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("migrate to schema version %d: commit: %w", version+1, err)
+	}
+	s.log.Info("store schema migrated", "version", version+1)
+	return false, nil
+}
+
+// nanos is the stored form of a time: unix nanoseconds, NULL for zero.
+func nanos(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixNano()
+}
+
+// fromNanos is the inverse of nanos; times come back in UTC.
+func fromNanos(n sql.NullInt64) time.Time {
+	if !n.Valid {
+		return time.Time{}
+	}
+	return time.Unix(0, n.Int64).UTC()
+}
