@@ -511,9 +511,9 @@ func (a *applier) storePages(ctx context.Context) error {
 	if err := a.prepare(ctx, &insPage, `INSERT INTO run_pages (run_id, seq, url, status, bytes, duration_ns, items, error, not_modified) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`); err != nil {
 		return err
 	}
-	if err := a.prepare(ctx, &upsState, `INSERT INTO page_states (source, url, etag, last_modified, body_hash, keys, run_id) VALUES (?, ?, ?, ?, ?, ?, ?)
+	if err := a.prepare(ctx, &upsState, `INSERT INTO page_states (source, url, etag, last_modified, body_hash, keys, next, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (source, url) DO UPDATE SET etag = excluded.etag, last_modified = excluded.last_modified,
-		body_hash = excluded.body_hash, keys = excluded.keys, run_id = excluded.run_id`); err != nil {
+		body_hash = excluded.body_hash, keys = excluded.keys, next = excluded.next, run_id = excluded.run_id`); err != nil {
 		return err
 	}
 	for i, p := range a.in.Pages {
@@ -527,26 +527,32 @@ func (a *applier) storePages(ctx context.Context) error {
 		if p.Err != "" || p.NotModified {
 			continue
 		}
-		keys := p.Keys
-		if keys == nil {
-			keys = []string{}
-		}
-		kj, err := json.Marshal(keys)
+		kj, err := jsonList(p.Keys)
 		if err != nil {
 			return fmt.Errorf("page %s: encode keys: %w", p.URL, err)
 		}
-		if _, err := upsState.ExecContext(ctx, a.in.Source, p.URL, p.ETag, p.LastModified, p.BodyHash, kj, a.runID); err != nil {
+		nj, err := jsonList(p.Next)
+		if err != nil {
+			return fmt.Errorf("page %s: encode next links: %w", p.URL, err)
+		}
+		if _, err := upsState.ExecContext(ctx, a.in.Source, p.URL, p.ETag, p.LastModified, p.BodyHash, kj, nj, a.runID); err != nil {
 			return fmt.Errorf("page %s: save state: %w", p.URL, err)
 		}
 	}
 	return nil
 }
 
-func (a *applier) finishRun(ctx context.Context, warnings []string) error {
-	if warnings == nil {
-		warnings = []string{}
+// jsonList encodes a list as a JSON array, [] for none.
+func jsonList(vs []string) (string, error) {
+	if vs == nil {
+		vs = []string{}
 	}
-	wj, err := json.Marshal(warnings)
+	b, err := json.Marshal(vs)
+	return string(b), err
+}
+
+func (a *applier) finishRun(ctx context.Context, warnings []string) error {
+	wj, err := jsonList(warnings)
 	if err != nil {
 		return fmt.Errorf("encode warnings: %w", err)
 	}
@@ -554,7 +560,7 @@ func (a *applier) finishRun(ctx context.Context, warnings []string) error {
 	_, err = a.tx.ExecContext(ctx, `UPDATE runs SET status = ?, reason = ?, pages = ?, pages_failed = ?, seen = ?,
 		added = ?, updated = ?, removed = ?, restored = ?, held = ?, dropped = ?, warnings = ?, warning_text = ? WHERE id = ?`,
 		r.Status, r.Reason, r.Pages, r.PagesFailed, r.Seen, r.Added, r.Updated, r.Removed, r.Restored,
-		r.Held, r.Dropped, r.Warnings, string(wj), r.ID)
+		r.Held, r.Dropped, r.Warnings, wj, r.ID)
 	if err != nil {
 		return fmt.Errorf("update run %d: %w", r.ID, err)
 	}

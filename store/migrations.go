@@ -53,6 +53,7 @@ CREATE TABLE page_states (
 	last_modified TEXT    NOT NULL DEFAULT '',
 	body_hash     TEXT    NOT NULL DEFAULT '',
 	keys          TEXT    NOT NULL DEFAULT '[]',
+	next          TEXT    NOT NULL DEFAULT '[]',
 	run_id        INTEGER NOT NULL REFERENCES runs (id),
 	PRIMARY KEY (source, url)
 );

@@ -136,9 +136,9 @@ func (s *Store) LastRun(ctx context.Context, source string) (*Run, error) {
 // source, or nil when the URL was never parsed successfully.
 func (s *Store) PageState(ctx context.Context, source, url string) (*PageState, error) {
 	p := &PageState{URL: url}
-	var kj string
-	err := s.db.QueryRowContext(ctx, `SELECT etag, last_modified, body_hash, keys FROM page_states WHERE source = ? AND url = ?`,
-		source, url).Scan(&p.ETag, &p.LastModified, &p.BodyHash, &kj)
+	var kj, nj string
+	err := s.db.QueryRowContext(ctx, `SELECT etag, last_modified, body_hash, keys, next FROM page_states WHERE source = ? AND url = ?`,
+		source, url).Scan(&p.ETag, &p.LastModified, &p.BodyHash, &kj, &nj)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -148,8 +148,14 @@ func (s *Store) PageState(ctx context.Context, source, url string) (*PageState, 
 	if err := json.Unmarshal([]byte(kj), &p.Keys); err != nil {
 		return nil, fmt.Errorf("source %s: page state of %s: decode keys: %w", source, url, err)
 	}
+	if err := json.Unmarshal([]byte(nj), &p.Next); err != nil {
+		return nil, fmt.Errorf("source %s: page state of %s: decode next links: %w", source, url, err)
+	}
 	if len(p.Keys) == 0 {
 		p.Keys = nil
+	}
+	if len(p.Next) == 0 {
+		p.Next = nil
 	}
 	return p, nil
 }

@@ -288,10 +288,12 @@ func TestPartialRunDoesNotCountMisses(t *testing.T) {
 	run(StatusComplete, without(rs, 0)) // miss 1
 	run(StatusPartial, without(rs, 0))  // not counted
 	run(StatusFailed, nil)              // not counted
-	if res := run(StatusComplete, without(rs, 0)); len(res.Changes) != 0 { // miss 2
-		t.Fatalf("removed after 2 complete misses with missing_runs 3 (a partial or failed run counted): %v", kinds(res.Changes))
+	// Miss 2: with missing_runs 3 it stays, unless a partial or failed run counted.
+	if res := run(StatusComplete, without(rs, 0)); len(res.Changes) != 0 {
+		t.Fatalf("removed after 2 complete misses with missing_runs 3: %v", kinds(res.Changes))
 	}
-	if res := run(StatusComplete, without(rs, 0)); res.Run.Removed != 1 { // miss 3
+	// Miss 3.
+	if res := run(StatusComplete, without(rs, 0)); res.Run.Removed != 1 {
 		t.Fatalf("third complete miss: %+v", res.Run)
 	}
 }
@@ -449,7 +451,7 @@ func TestPagesAndPageState(t *testing.T) {
 	u1, u2, u3 := "https://example.int/list?page=1", "https://example.int/list?page=2", "https://example.int/list?page=3"
 	in := input("a", StatusComplete, recs(2))
 	in.Pages = []PageOutcome{
-		{URL: u1, Status: 200, Bytes: 1000, Duration: 1500 * time.Millisecond, Items: 1, ETag: `"e1"`, LastModified: "Mon, 02 Mar 2026 10:00:00 GMT", BodyHash: "h1", Keys: []string{"k1"}},
+		{URL: u1, Status: 200, Bytes: 1000, Duration: 1500 * time.Millisecond, Items: 1, ETag: `"e1"`, LastModified: "Mon, 02 Mar 2026 10:00:00 GMT", BodyHash: "h1", Keys: []string{"k1"}, Next: []string{u2}},
 		{URL: u2, Status: 200, Items: 1, ETag: `"e2"`, BodyHash: "h2", Keys: []string{"k2"}},
 	}
 	res := apply(t, s, c, in)
@@ -460,7 +462,7 @@ func TestPagesAndPageState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := &PageState{URL: u1, ETag: `"e1"`, LastModified: "Mon, 02 Mar 2026 10:00:00 GMT", BodyHash: "h1", Keys: []string{"k1"}}
+	want := &PageState{URL: u1, ETag: `"e1"`, LastModified: "Mon, 02 Mar 2026 10:00:00 GMT", BodyHash: "h1", Keys: []string{"k1"}, Next: []string{u2}}
 	if !reflect.DeepEqual(ps, want) {
 		t.Fatalf("page state = %+v, want %+v", ps, want)
 	}
@@ -485,7 +487,7 @@ func TestPagesAndPageState(t *testing.T) {
 	if ps, _ := s.PageState(ctx, "a", u2); ps == nil || ps.BodyHash != "h2" || ps.ETag != `"e2"` {
 		t.Fatalf("failed page overwrote state: %+v", ps)
 	}
-	if ps, _ := s.PageState(ctx, "a", u3); ps == nil || ps.BodyHash != "h3" || ps.Keys != nil {
+	if ps, _ := s.PageState(ctx, "a", u3); ps == nil || ps.BodyHash != "h3" || ps.Keys != nil || ps.Next != nil {
 		t.Fatalf("page 3 state = %+v", ps)
 	}
 	run, pages, err := s.Run(ctx, res.Run.ID)
