@@ -1,0 +1,355 @@
+package parser
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
+)
+
+// A labelled facet is read in two steps: find the label (a text node
+// whose text is the label, or starts with "Label:"), then walk what
+// follows it up to the next label of the same shape. See DESIGN.md, "How
+// rules read a page".
+
+// piece is one value found after a label: an optional leading text (the
+// rest of a "Label: value" text node) and a run of sibling nodes.
+type piece struct {
+	lead  string
+	nodes []*html.Node
+}
+
+func (p piece) text() string {
+	if len(p.nodes) == 0 {
+		return normText(p.lead)
+	}
+	return normText(p.lead + " " + nodesText(p.nodes))
+}
+
+func (p piece) empty() bool { return p.text() == "" }
+
+// labelKey folds a label for comparison: normalised text, lower case,
+// without a trailing colon.
+func labelKey(s string) string {
+	s = strings.ToLower(normText(s))
+	s = strings.TrimRight(s, " :：")
+	return strings.TrimSpace(s)
+}
+
+// foldPrefix reports whether s begins with prefix, compared case-
+// insensitively rune by rune, and returns the rest of s.
+func foldPrefix(s, prefix string) (string, bool) {
+	for prefix != "" {
+		if s == "" {
+			return "", false
+		}
+		pr, pn := utf8.DecodeRuneInString(prefix)
+		sr, sn := utf8.DecodeRuneInString(s)
+		if pr != sr && unicode.ToLower(pr) != unicode.ToLower(sr) {
+			return "", false
+		}
+		prefix, s = prefix[pn:], s[sn:]
+	}
+	return s, true
+}
+
+// findLabel returns the first node inside the scope whose text is one of
+// labels, in document order, and for a "Label: value" text node the rest
+// of its text. The node is nil when no label is found.
+func findLabel(scope []*html.Node, labels []string) (*html.Node, string) {
+	for _, root := range scope {
+		if n, rest := findLabelIn(root, labels); n != nil {
+			return n, rest
+		}
+	}
+	return nil, ""
+}
+
+func findLabelIn(n *html.Node, labels []string) (*html.Node, string) {
+	if n.Type == html.TextNode {
+		if strings.TrimSpace(n.Data) == "" {
+			return nil, ""
+		}
+		t := normText(n.Data)
+		key := labelKey(t)
+		for _, l := range labels {
+			if key == l {
+				return n, ""
+			}
+		}
+		for _, l := range labels {
+			rest, ok := foldPrefix(t, l)
+			if !ok {
+				continue
+			}
+			rest = strings.TrimLeft(rest, " ")
+			if r, ok := strings.CutPrefix(rest, ":"); ok {
+				return n, strings.TrimSpace(r)
+			}
+			if r, ok := strings.CutPrefix(rest, "："); ok {
+				return n, strings.TrimSpace(r)
+			}
+		}
+		return nil, ""
+	}
+	if n.Type != html.ElementNode && n.Type != html.DocumentNode || invisible(n) {
+		return nil, ""
+	}
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		if f, rest := findLabelIn(c, labels); f != nil {
+			return f, rest
+		}
+	}
+	return nil, ""
+}
+
+// labelElement climbs from the text node t to the element that is the
+// label as a whole (<div class="field__label">, <dt>, <th>, <strong>),
+// staying strictly inside the scope roots: the text's parent when the
+// text is all it shows, then further up only from inline elements
+// (<th><strong>Year</strong></th> is the <th>), never out of a block,
+// so an empty Drupal field does not borrow the next field's value.
+func labelElement(t *html.Node, key string, scope []*html.Node) *html.Node {
+	inScope := func(n *html.Node) bool {
+		for _, s := range scope {
+			if n == s {
+				return false
+			}
+		}
+		return n != nil && n.Type == html.ElementNode
+	}
+	p := t.Parent
+	if !inScope(p) || labelKey(nodeText(p)) != key {
+		return t
+	}
+	l := p
+	for !isBlock(l) {
+		p := l.Parent
+		if !inScope(p) || nextContent(l) != nil || labelKey(nodeText(p)) != key {
+			break
+		}
+		l = p
+	}
+	return l
+}
+
+// nextContent is the first following sibling of n that shows something.
+func nextContent(n *html.Node) *html.Node {
+	for s := n.NextSibling; s != nil; s = s.NextSibling {
+		if s.Type == html.ElementNode && s.DataAtom == atom.Br {
+			return s
+		}
+		if hasContent(s) {
+			return s
+		}
+	}
+	return nil
+}
+
+// classes returns the class tokens of n.
+func classes(n *html.Node) []string {
+	v, _ := attr(n, "class")
+	return strings.Fields(v)
+}
+
+// sameShape reports whether b looks like a label of the same kind as a:
+// the same tag and, when a has classes, a's first class.
+func sameShape(a, b *html.Node) bool {
+	if a.Type != html.ElementNode || b.Type != html.ElementNode || a.Data != b.Data {
+		return false
+	}
+	ca, cb := classes(a), classes(b)
+	if len(ca) == 0 {
+		return len(cb) == 0
+	}
+	for _, c := range cb {
+		if c == ca[0] {
+			return true
+		}
+	}
+	return false
+}
+
+// labelValues reads the values that follow the first label of fr found in
+// the scope: one piece for a single value, one per item for a list.
+func (fr *fieldRule) labelValues(scope []*html.Node) []piece {
+	t, rest := findLabel(scope, fr.labels)
+	if t == nil {
+		return nil
+	}
+	l := t
+	if rest == "" {
+		l = labelElement(t, labelKey(t.Data), scope)
+	}
+	colon := strings.HasSuffix(strings.TrimSpace(nodeText(l)), ":")
+
+	// Shape stops apply unless the values themselves look like the label
+	// (<div>Country</div><div>Mexico</div>): then only known labels stop.
+	shapeStop := l.Type == html.ElementNode
+	if first := nextContent(l); first != nil && shapeStop && sameShape(l, first) {
+		shapeStop = false
+	}
+	isStop := func(s *html.Node) bool {
+		if shapeStop && sameShape(l, s) {
+			return true
+		}
+		txt := nodeText(s)
+		if txt == "" {
+			return false
+		}
+		if fr.labelIn.keys[labelKey(txt)] && len(txt) < 80 {
+			return true
+		}
+		if s.Type == html.ElementNode && !shapeStop && colon && strings.HasSuffix(txt, ":") && len(txt) < 60 && s.Data == l.Data {
+			return true
+		}
+		return false
+	}
+
+	cur := piece{lead: rest}
+	var blocks []*html.Node
+	for s := l.NextSibling; s != nil; s = s.NextSibling {
+		if s.Type == html.ElementNode && s.DataAtom == atom.Br {
+			if !cur.empty() || len(blocks) > 0 {
+				break
+			}
+			continue
+		}
+		if !hasContent(s) {
+			continue
+		}
+		if isStop(s) {
+			break
+		}
+		if isBlock(s) {
+			if !cur.empty() {
+				break
+			}
+			blocks = append(blocks, s)
+			if !fr.isList {
+				break
+			}
+			continue
+		}
+		if len(blocks) > 0 {
+			break
+		}
+		cur.nodes = append(cur.nodes, s)
+	}
+	switch {
+	case len(blocks) > 0:
+		if !fr.isList {
+			return []piece{{nodes: blocks[:1]}}
+		}
+		var out []piece
+		for _, b := range blocks {
+			out = append(out, splitItems(b)...)
+		}
+		return out
+	case !cur.empty():
+		if fr.isList && cur.lead == "" {
+			if ps := splitInline(cur.nodes); len(ps) > 1 {
+				return ps
+			}
+		}
+		return []piece{cur}
+	}
+	return nil
+}
+
+// listWrappers may wrap the items of a list value.
+func isListWrapper(n *html.Node) bool {
+	return n.DataAtom == atom.Ul || n.DataAtom == atom.Ol || n.DataAtom == atom.Dl
+}
+
+// splitItems divides a value element into its items: the <li>s of a list,
+// the same-tag children of a wrapper (Drupal's field__items around
+// field__item), or the lines of an element broken by <br>.
+func splitItems(n *html.Node) []piece {
+	if n.Type != html.ElementNode {
+		return []piece{{nodes: []*html.Node{n}}}
+	}
+	var elems []*html.Node
+	text, br := false, false
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		switch {
+		case c.Type == html.ElementNode && c.DataAtom == atom.Br:
+			br = true
+		case !hasContent(c):
+		case c.Type == html.TextNode:
+			text = true
+		case c.Type == html.ElementNode:
+			elems = append(elems, c)
+		}
+	}
+	if !text && len(elems) == 1 && (isBlock(elems[0]) || isListWrapper(elems[0])) {
+		return splitItems(elems[0])
+	}
+	if !text && len(elems) >= 2 && !br {
+		same := true
+		for _, e := range elems[1:] {
+			if e.Data != elems[0].Data {
+				same = false
+				break
+			}
+		}
+		if same && (isBlock(elems[0]) || isListWrapper(n)) {
+			out := make([]piece, 0, len(elems))
+			for _, e := range elems {
+				out = append(out, piece{nodes: []*html.Node{e}})
+			}
+			return out
+		}
+	}
+	if br {
+		var out []piece
+		var line []*html.Node
+		flush := func() {
+			if p := (piece{nodes: line}); !p.empty() {
+				out = append(out, p)
+			}
+			line = nil
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			if c.Type == html.ElementNode && c.DataAtom == atom.Br {
+				flush()
+				continue
+			}
+			line = append(line, c)
+		}
+		flush()
+		return out
+	}
+	return []piece{{nodes: []*html.Node{n}}}
+}
+
+// splitInline divides an inline run like `<a>A</a>, <a>B</a>` into one
+// piece per element when only separators stand between the elements.
+func splitInline(ns []*html.Node) []piece {
+	var elems []*html.Node
+	for _, n := range ns {
+		switch n.Type {
+		case html.ElementNode:
+			if len(elems) > 0 && elems[0].Data != n.Data {
+				return nil
+			}
+			elems = append(elems, n)
+		case html.TextNode:
+			switch strings.ToLower(strings.Trim(normText(n.Data), ",;/|&·• ")) {
+			case "", "and", "y", "et", "und", "e":
+			default:
+				return nil
+			}
+		}
+	}
+	if len(elems) < 2 {
+		return nil
+	}
+	out := make([]piece, len(elems))
+	for i, e := range elems {
+		out[i] = piece{nodes: []*html.Node{e}}
+	}
+	return out
+}

@@ -1,0 +1,557 @@
+package parser
+
+import (
+	"bytes"
+	"fmt"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/PuerkitoBio/goquery"
+	"github.com/andybalholm/cascadia"
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
+
+	"github.com/harvest-dev/harvest/record"
+	"github.com/harvest-dev/harvest/seeds"
+)
+
+// Parse applies the seed's rules to one UTF-8 listing page fetched from
+// pageURL (the final URL, after redirects). It is a pure function: no
+// network, no clock, no globals. It returns an error only when the rules
+// themselves cannot run (a bad selector or regex in a seed that skipped
+// validation); a page without items is a Result with Facts.Items == 0.
+//
+// Parse compiles the rules on every call; a caller parsing many pages of
+// one source should Compile once and call Rules.Parse.
+func Parse(s *seeds.Seed, pageURL string, page []byte) (*Result, error) {
+	r, err := Compile(s)
+	if err != nil {
+		return nil, err
+	}
+	return r.Parse(pageURL, page)
+}
+
+// ParseDetail applies the seed's detail.fields to a whole detail page (the
+// document is the item) and returns field name -> value, list values
+// joined with record.ListSep; fields without a value are absent. A
+// required detail field that is missing gives a warning. A seed without
+// detail rules gives an empty map.
+func ParseDetail(s *seeds.Seed, pageURL string, page []byte) (map[string]string, []Warning, error) {
+	r, err := Compile(s)
+	if err != nil {
+		return nil, nil, err
+	}
+	return r.ParseDetail(pageURL, page)
+}
+
+// page is the state of one Parse call: the parsed document and what is
+// derived from it once.
+type page struct {
+	rules    *Rules
+	doc      *html.Node
+	url      string   // the page URL, valid UTF-8
+	base     *url.URL // page URL, or <base href> resolved against it
+	warnings []Warning
+
+	order    map[*html.Node]int           // document order, built on demand
+	headings map[*fieldRule][]*html.Node  // matches of each heading rule
+}
+
+func newPage(r *Rules, pageURL string, body []byte) (*page, error) {
+	if !utf8.Valid(body) {
+		body = bytes.ToValidUTF8(body, []byte("\uFFFD"))
+	}
+	pageURL = strings.ToValidUTF8(pageURL, "\uFFFD")
+	d, err := goquery.NewDocumentFromReader(bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("seed %s: parse HTML of %s: %w", r.seed.ID, pageURL, err)
+	}
+	p := &page{rules: r, doc: d.Nodes[0], url: pageURL}
+	if u, err := url.Parse(strings.TrimSpace(pageURL)); err == nil && u.IsAbs() {
+		p.base = u
+	}
+	if href, ok := d.Find("base[href]").First().Attr("href"); ok {
+		if b := record.CanonicalURL(p.base, href); b != "" {
+			if u, err := url.Parse(b); err == nil {
+				p.base = u
+			}
+		}
+	}
+	return p, nil
+}
+
+// Parse applies the compiled rules to one UTF-8 listing page; see the
+// package-level Parse.
+func (r *Rules) Parse(pageURL string, body []byte) (*Result, error) {
+	p, err := newPage(r, pageURL, body)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{}
+	items := r.findItems(p.doc)
+	res.Facts.Items = len(items)
+
+	pageVals := p.readFields(r.page, p.doc, 0)
+	for i, it := range items {
+		pos := i + 1
+		vals := p.readFields(r.fields, it, pos)
+		for _, fr := range r.page {
+			if len(vals[fr.name]) == 0 && len(pageVals[fr.name]) > 0 {
+				vals[fr.name] = pageVals[fr.name]
+			}
+		}
+		if missing := r.missingRequired(vals); missing != "" {
+			res.Dropped++
+			p.warn(pos, missing, "item dropped: required field has no value")
+			continue
+		}
+		res.Records = append(res.Records, r.record(p, vals))
+	}
+
+	self := record.CanonicalURL(nil, p.url)
+	res.Next, res.Facts.ScriptPager = r.nextLinks(p.doc, p.base, self)
+	if res.Facts.ScriptPager {
+		p.warn(0, "", "the pager works only through scripts or form posts; this run covers one page")
+	}
+	res.Facts.Total = pageTotal(nodeText(p.doc))
+	if len(items) == 0 {
+		res.Facts.ScriptList = scriptBuilt(p.doc)
+		if res.Facts.ScriptList {
+			p.warn(0, "", "no items, and the page appears to build its list with scripts")
+		}
+	}
+	res.Warnings = p.warnings
+	return res, nil
+}
+
+// ParseDetail applies the compiled detail rules to a detail page; see the
+// package-level ParseDetail.
+func (r *Rules) ParseDetail(pageURL string, body []byte) (map[string]string, []Warning, error) {
+	p, err := newPage(r, pageURL, body)
+	if err != nil {
+		return nil, nil, err
+	}
+	vals := p.readFields(r.detail, p.doc, 0)
+	out := make(map[string]string, len(vals))
+	for _, fr := range r.detail {
+		if v := strings.Join(vals[fr.name], record.ListSep); v != "" {
+			out[fr.name] = v
+		} else if fr.rule.Required {
+			p.warn(0, fr.name, "required detail field has no value")
+		}
+	}
+	return out, p.warnings, nil
+}
+
+func (p *page) warn(item int, field, msg string) {
+	p.warnings = append(p.warnings, Warning{Page: p.url, Item: item, Field: field, Msg: msg})
+}
+
+// missingRequired names the first required field without a value.
+func (r *Rules) missingRequired(vals map[string][]string) string {
+	for _, fr := range r.fields {
+		if fr.rule.Required && len(vals[fr.name]) == 0 {
+			return fr.name
+		}
+	}
+	return ""
+}
+
+// findItems returns one element per item: the items selector's matches,
+// or in flat mode a wrapper built around each run of nodes.
+func (r *Rules) findItems(doc *html.Node) []*html.Node {
+	switch {
+	case r.items != nil:
+		return cascadia.QueryAll(doc, r.items)
+	case r.itemStart != nil:
+		return r.flatItems(doc)
+	}
+	return nil
+}
+
+// flatItems builds the items of a page with no wrapper per item: an item
+// starts at each items.start match and runs over its following siblings
+// up to the next one that is (or holds) a start match or a group heading
+// of some field rule. The run is moved into a new <div> in place, so the
+// document order is unchanged and each item is one subtree. The document
+// belongs to this Parse call; no caller sees the change.
+func (r *Rules) flatItems(doc *html.Node) []*html.Node {
+	var stops []cascadia.Selector
+	stops = append(stops, r.itemStart)
+	for _, fr := range r.fields {
+		if fr.heading != nil {
+			stops = append(stops, fr.heading)
+		}
+	}
+	isStop := func(n *html.Node) bool {
+		if n.Type != html.ElementNode {
+			return false
+		}
+		for _, s := range stops {
+			if s.Match(n) || cascadia.Query(n, s) != nil {
+				return true
+			}
+		}
+		return false
+	}
+	wrappers := map[*html.Node]bool{}
+	inWrapper := func(n *html.Node) bool {
+		for a := n.Parent; a != nil; a = a.Parent {
+			if wrappers[a] {
+				return true
+			}
+		}
+		return false
+	}
+	var items []*html.Node
+	for _, st := range cascadia.QueryAll(doc, r.itemStart) {
+		if st.Parent == nil || inWrapper(st) {
+			continue
+		}
+		run := []*html.Node{st}
+		for s := st.NextSibling; s != nil && !isStop(s); s = s.NextSibling {
+			run = append(run, s)
+		}
+		w := &html.Node{Type: html.ElementNode, Data: "div", DataAtom: atom.Div}
+		st.Parent.InsertBefore(w, st)
+		for _, n := range run {
+			n.Parent.RemoveChild(n)
+			w.AppendChild(n)
+		}
+		wrappers[w] = true
+		items = append(items, w)
+	}
+	return items
+}
+
+// readFields reads every rule of frs from the item (or page) element:
+// first the rules that read the page, then value templates over them, in
+// seed order. pos is the 1-based item position for warnings (0: page).
+func (p *page) readFields(frs []*fieldRule, item *html.Node, pos int) map[string][]string {
+	vals := make(map[string][]string, len(frs))
+	for _, fr := range frs {
+		if fr.tmpl != nil && !fr.isConst {
+			continue
+		}
+		vals[fr.name] = p.fieldValues(fr, item, pos)
+	}
+	for _, fr := range frs {
+		if fr.tmpl == nil || fr.isConst {
+			continue
+		}
+		var b strings.Builder
+		ok := true
+		for _, part := range fr.tmpl {
+			if part.ref == "" {
+				b.WriteString(part.lit)
+				continue
+			}
+			v := strings.Join(vals[part.ref], record.ListSep)
+			if v == "" {
+				ok = false
+				break
+			}
+			b.WriteString(v)
+		}
+		var vs []string
+		if ok {
+			vs = p.finish(fr, []raw{{text: b.String()}}, pos)
+		}
+		vals[fr.name] = p.withDefault(fr, vs)
+	}
+	return vals
+}
+
+// raw is one value as found on the page, before regex and type: the text
+// (or attribute) and the nodes it came from.
+type raw struct {
+	text  string
+	nodes []*html.Node
+}
+
+// fieldValues reads one rule from an item: the values, already through
+// split, regex and type, with the default applied.
+func (p *page) fieldValues(fr *fieldRule, item *html.Node, pos int) []string {
+	var raws []raw
+	switch {
+	case fr.isConst:
+		raws = []raw{{text: fr.rule.Value}}
+	case fr.heading != nil:
+		if h := p.headingFor(fr, item); h != nil {
+			raws = []raw{fr.readNode(h)}
+		}
+	default:
+		targets := []*html.Node{item}
+		if fr.sel != nil {
+			if fr.isList {
+				targets = cascadia.QueryAll(item, fr.sel)
+			} else if n := cascadia.Query(item, fr.sel); n != nil {
+				targets = []*html.Node{n}
+			} else {
+				targets = nil
+			}
+		}
+		if len(fr.labels) > 0 {
+			if len(targets) > 0 {
+				for _, pc := range fr.labelValues(targets) {
+					raws = append(raws, raw{text: pc.text(), nodes: pc.nodes})
+				}
+			}
+		} else {
+			for _, t := range targets {
+				raws = append(raws, fr.readNode(t))
+			}
+		}
+	}
+	return p.withDefault(fr, p.finish(fr, raws, pos))
+}
+
+func (p *page) withDefault(fr *fieldRule, vs []string) []string {
+	if len(vs) == 0 && fr.rule.Default != "" {
+		if d := normText(fr.rule.Default); d != "" {
+			return []string{d}
+		}
+	}
+	return vs
+}
+
+// readNode reads an element's attribute (trimmed; on the element or, when
+// it has none, its first descendant that has it) or its visible text.
+func (fr *fieldRule) readNode(n *html.Node) raw {
+	if a := fr.rule.Attr; a != "" {
+		if v, ok := attr(n, a); ok {
+			return raw{text: v, nodes: []*html.Node{n}}
+		}
+		var found *html.Node
+		var walk func(*html.Node)
+		walk = func(c *html.Node) {
+			for ; c != nil && found == nil; c = c.NextSibling {
+				if _, ok := attr(c, a); ok {
+					found = c
+					return
+				}
+				walk(c.FirstChild)
+			}
+		}
+		walk(n.FirstChild)
+		if found == nil {
+			return raw{}
+		}
+		v, _ := attr(found, a)
+		return raw{text: v, nodes: []*html.Node{found}}
+	}
+	return raw{text: nodeText(n), nodes: []*html.Node{n}}
+}
+
+// finish turns raw values into field values: split, regex, type, empties
+// dropped; a single-valued rule keeps the first.
+func (p *page) finish(fr *fieldRule, raws []raw, pos int) []string {
+	var out []string
+	for _, rv := range raws {
+		texts := []string{rv.text}
+		if fr.rule.Split != "" {
+			texts = strings.Split(rv.text, fr.rule.Split)
+		}
+		for _, t := range texts {
+			if v := p.convert(fr, t, rv.nodes, pos); v != "" {
+				out = append(out, v)
+			}
+		}
+		if !fr.isList && len(out) > 0 {
+			return out[:1]
+		}
+	}
+	return out
+}
+
+// convert applies the rule's regex and type to one text.
+func (p *page) convert(fr *fieldRule, text string, nodes []*html.Node, pos int) string {
+	if fr.rule.Attr == "" || fr.typ != "url" {
+		text = normText(text)
+	}
+	if text == "" {
+		return ""
+	}
+	if fr.re != nil {
+		m := fr.re.FindStringSubmatch(text)
+		if m == nil {
+			return ""
+		}
+		text = strings.TrimSpace(m[fr.group])
+		if text == "" {
+			return ""
+		}
+	}
+	switch fr.typ {
+	case "url":
+		u := record.CanonicalURL(p.base, text)
+		if u == "" && !ignorableLink(text) {
+			p.warn(pos, fr.name, fmt.Sprintf("%q is not a usable http(s) URL", text))
+		}
+		return u
+	case "year":
+		if y, ok := FirstYear(text); ok {
+			return strconv.Itoa(y)
+		}
+		return ""
+	case "int":
+		if n, ok := FirstInt(text); ok {
+			return strconv.Itoa(n)
+		}
+		return ""
+	case "date":
+		if fr.re == nil && fr.rule.Attr == "" {
+			if dt := timeAttr(nodes); dt != "" {
+				if d, ok := ParseDate(dt, p.rules.dmy); ok {
+					return d
+				}
+			}
+		}
+		d, _ := ParseDate(text, p.rules.dmy)
+		return d
+	}
+	return text
+}
+
+// ignorableLink reports links that are deliberately not pages (mail,
+// phone, script, in-page anchors): no warning for those.
+func ignorableLink(s string) bool {
+	l := strings.ToLower(strings.TrimSpace(s))
+	for _, pre := range []string{"mailto:", "tel:", "javascript:", "#", "data:"} {
+		if strings.HasPrefix(l, pre) {
+			return true
+		}
+	}
+	return false
+}
+
+// timeAttr returns the datetime attribute of the first <time> among nodes
+// or their descendants.
+func timeAttr(nodes []*html.Node) string {
+	for _, n := range nodes {
+		if n.Type != html.ElementNode {
+			continue
+		}
+		if n.DataAtom == atom.Time {
+			if v, ok := attr(n, "datetime"); ok && v != "" {
+				return v
+			}
+		}
+		for _, t := range cascadia.QueryAll(n, timeSel) {
+			if v, ok := attr(t, "datetime"); ok && v != "" {
+				return v
+			}
+		}
+	}
+	return ""
+}
+
+var timeSel = cascadia.MustCompile("time[datetime]")
+
+// headingFor returns the nearest element before item, in document order,
+// that matches fr's heading selector and is neither inside item nor one
+// of its ancestors.
+func (p *page) headingFor(fr *fieldRule, item *html.Node) *html.Node {
+	if p.order == nil {
+		p.order = map[*html.Node]int{}
+		i := 0
+		var walk func(*html.Node)
+		walk = func(n *html.Node) {
+			p.order[n] = i
+			i++
+			for c := n.FirstChild; c != nil; c = c.NextSibling {
+				walk(c)
+			}
+		}
+		walk(p.doc)
+		p.headings = map[*fieldRule][]*html.Node{}
+	}
+	hs, ok := p.headings[fr]
+	if !ok {
+		hs = cascadia.QueryAll(p.doc, fr.heading)
+		p.headings[fr] = hs
+	}
+	at := p.order[item]
+	i := sort.Search(len(hs), func(i int) bool { return p.order[hs[i]] >= at })
+	for i--; i >= 0; i-- {
+		if !isAncestor(hs[i], item) {
+			return hs[i]
+		}
+	}
+	return nil
+}
+
+func isAncestor(a, n *html.Node) bool {
+	for p := n.Parent; p != nil; p = p.Parent {
+		if p == a {
+			return true
+		}
+	}
+	return false
+}
+
+// record builds the record of one item from its field values.
+func (r *Rules) record(p *page, vals map[string][]string) record.Record {
+	rec := record.Record{Source: r.seed.ID}
+	set := func(fr *fieldRule) {
+		vs := vals[fr.name]
+		if len(vs) == 0 {
+			return
+		}
+		switch fr.name {
+		case "url":
+			rec.URL = record.CanonicalURL(p.base, vs[0])
+		case "title":
+			rec.Title = strings.Join(vs, " ")
+		case "summary":
+			rec.Summary = strings.Join(vs, " ")
+		case "language":
+			rec.Language = strings.Join(vs, " ")
+		case "countries":
+			rec.Countries = vs
+		case "regions":
+			rec.Regions = vs
+		case "authors":
+			rec.Authors = vs
+		case "categories":
+			rec.Categories = vs
+		case "year":
+			if y, ok := FirstYear(vs[0]); ok {
+				rec.Year = y
+			}
+		default:
+			if rec.Extra == nil {
+				rec.Extra = map[string]string{}
+			}
+			rec.Extra[fr.name] = strings.Join(vs, record.ListSep)
+		}
+	}
+	done := map[string]bool{}
+	for _, fr := range r.fields {
+		set(fr)
+		done[fr.name] = true
+	}
+	for _, fr := range r.page {
+		if !done[fr.name] {
+			set(fr)
+		}
+	}
+	rec.Normalize()
+	switch r.seed.Key {
+	case "", "url":
+		rec.Key = rec.URL
+	default:
+		rec.Key = rec.Get(r.seed.Key)
+		if rec.Key == "" {
+			rec.Key = strings.Join(vals[r.seed.Key], record.ListSep)
+		}
+	}
+	rec.Key = normText(rec.Key)
+	if rec.Key == "" {
+		rec.Key = record.FallbackKey(rec.Title, rec.Year)
+	}
+	return rec
+}
