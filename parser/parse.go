@@ -56,8 +56,8 @@ type page struct {
 	base     *url.URL // page URL, or <base href> resolved against it
 	warnings []Warning
 
-	order    map[*html.Node]int           // document order, built on demand
-	headings map[*fieldRule][]*html.Node  // matches of each heading rule
+	order    map[*html.Node]int          // document order, built on demand
+	headings map[*fieldRule][]*html.Node // matches of each heading rule
 }
 
 func newPage(r *Rules, pageURL string, body []byte) (*page, error) {
