@@ -265,8 +265,9 @@ func isListWrapper(n *html.Node) bool {
 }
 
 // splitItems divides a value element into its items: the <li>s of a list,
-// the same-tag children of a wrapper (Drupal's field__items around
-// field__item), or the lines of an element broken by <br>.
+// or the same-tag block children of a wrapper (Drupal's field__items
+// around field__item). Lines broken by <br> stay one value, as their text
+// reads ("Judge of<br>the Court"); a seed splits such text with split:.
 func splitItems(n *html.Node) []piece {
 	if n.Type != html.ElementNode {
 		return []piece{{nodes: []*html.Node{n}}}
@@ -302,25 +303,6 @@ func splitItems(n *html.Node) []piece {
 			}
 			return out
 		}
-	}
-	if br {
-		var out []piece
-		var line []*html.Node
-		flush := func() {
-			if p := (piece{nodes: line}); !p.empty() {
-				out = append(out, p)
-			}
-			line = nil
-		}
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			if c.Type == html.ElementNode && c.DataAtom == atom.Br {
-				flush()
-				continue
-			}
-			line = append(line, c)
-		}
-		flush()
-		return out
 	}
 	return []piece{{nodes: []*html.Node{n}}}
 }
