@@ -1,0 +1,231 @@
+package crawler
+
+import (
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// AddressError is a connection the guarded transport refused because the
+// resolved address is loopback, private, link-local, unspecified, multicast
+// or otherwise not a public internet address (cloud metadata endpoints such
+// as 169.254.169.254 among them).
+type AddressError struct {
+	Addr   string // the resolved address, ip:port
+	Reason string // "loopback address", "private address", ...
+}
+
+func (e *AddressError) Error() string {
+	return fmt.Sprintf("refused to connect to %s: %s (set allow_private_networks: true in the seed to allow it)", e.Addr, e.Reason)
+}
+
+var (
+	cgnat     = netip.MustParsePrefix("100.64.0.0/10") // shared address space; some clouds' metadata lives here
+	thisNet   = netip.MustParsePrefix("0.0.0.0/8")
+	broadcast = netip.MustParseAddr("255.255.255.255")
+	metadata  = netip.MustParseAddr("169.254.169.254")
+)
+
+// checkAddr reports why addr must not be dialled, or "" when it may.
+func checkAddr(a netip.Addr) string {
+	a = a.Unmap()
+	switch {
+	case a == metadata:
+		return "cloud metadata address"
+	case a.IsUnspecified() || thisNet.Contains(a):
+		return "unspecified address"
+	case a.IsLoopback():
+		return "loopback address"
+	case a.IsPrivate():
+		return "private address"
+	case a.IsLinkLocalUnicast():
+		return "link-local address"
+	case a.IsMulticast() || a.IsLinkLocalMulticast() || a.IsInterfaceLocalMulticast() || a == broadcast:
+		return "multicast or broadcast address"
+	case cgnat.Contains(a):
+		return "shared (carrier-grade NAT) address"
+	}
+	return ""
+}
+
+// guardControl is a net.Dialer.Control that refuses non-public addresses.
+// It runs after name resolution, on the address actually dialled, so a
+// DNS name pointing at 127.0.0.1 (or re-resolving to it) is caught too,
+// on every hop of a redirect chain.
+func guardControl(_, address string, _ syscall.RawConn) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return &AddressError{Addr: address, Reason: "unparseable address"}
+	}
+	if why := checkAddr(ap.Addr()); why != "" {
+		return &AddressError{Addr: address, Reason: why}
+	}
+	return nil
+}
+
+// newTransport builds the crawler's own transport. With guard, dialling a
+// non-public address fails with *AddressError. Proxies from the environment
+// are not used: the guard must see the address of the site itself.
+func newTransport(guard bool) *http.Transport {
+	d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	if guard {
+		d.Control = guardControl
+	}
+	return &http.Transport{
+		DialContext:           d.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          100,
+		MaxIdleConnsPerHost:   8,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		ResponseHeaderTimeout: 0, // the session's client timeout bounds the whole exchange
+	}
+}
+
+// TooLargeError is a response body over the seed's limits.max_body,
+// measured after decompression.
+type TooLargeError struct{ Limit int64 }
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("body larger than limits.max_body (%d bytes, after decompression)", e.Limit)
+}
+
+// errEncoding is a Content-Encoding the crawler cannot decode.
+var errEncoding = errors.New("unsupported content encoding")
+
+// exchange records the final response of one fetch as the transport saw
+// it, before colly touches it. It travels in the request context.
+type exchange struct {
+	mu       sync.Mutex
+	status   int
+	header   http.Header
+	finalURL string
+}
+
+type exchangeKey struct{}
+
+func (x *exchange) set(res *http.Response, h http.Header) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.status = res.StatusCode
+	x.header = h
+	x.finalURL = res.Request.URL.String()
+}
+
+func (x *exchange) get() (int, http.Header, string) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.status, x.header, x.finalURL
+}
+
+// sessionTransport wraps the base transport of a session: it decodes gzip
+// itself when the base transport did not, measures the decompressed body
+// against max_body (an error, never a silent truncation), and records the
+// response headers in the request's exchange. It hides Content-Type from
+// colly so that colly does not convert the charset behind our back: the
+// original header is kept in the exchange and DecodeHTML does the work.
+type sessionTransport struct {
+	base    http.RoundTripper
+	maxBody int64
+}
+
+func (t *sessionTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	res, err := t.base.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	orig := res.Header.Clone()
+	var body io.Reader = res.Body
+	if !res.Uncompressed {
+		switch enc := strings.ToLower(strings.TrimSpace(res.Header.Get("Content-Encoding"))); enc {
+		case "", "identity":
+		case "gzip", "x-gzip":
+			body = &lazyGzip{src: res.Body}
+		default:
+			res.Body.Close()
+			return nil, fmt.Errorf("%w %q", errEncoding, enc)
+		}
+	}
+	res.Header.Del("Content-Encoding")
+	if body != io.Reader(res.Body) {
+		res.Header.Del("Content-Length")
+		res.ContentLength = -1
+	}
+	res.Uncompressed = true // colly must not gunzip again
+	if x, ok := req.Context().Value(exchangeKey{}).(*exchange); ok {
+		x.set(res, orig)
+		res.Header.Del("Content-Type")
+	}
+	res.Body = &limitedBody{r: body, c: res.Body, limit: t.maxBody}
+	return res, nil
+}
+
+// lazyGzip opens the gzip stream on first read, so that an empty body
+// (a 304 or a redirect labelled gzip) reads as empty.
+type lazyGzip struct {
+	src io.Reader
+	zr  *gzip.Reader
+	err error
+}
+
+func (g *lazyGzip) Read(p []byte) (int, error) {
+	if g.zr == nil && g.err == nil {
+		g.zr, g.err = gzip.NewReader(g.src)
+	}
+	if g.err != nil {
+		return 0, g.err
+	}
+	return g.zr.Read(p)
+}
+
+// limitedBody fails with *TooLargeError once more than limit bytes were
+// read (limit <= 0: no limit).
+type limitedBody struct {
+	r     io.Reader
+	c     io.Closer
+	limit int64
+	n     int64
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.limit > 0 && b.n > b.limit {
+		return 0, &TooLargeError{Limit: b.limit}
+	}
+	if b.limit > 0 && int64(len(p)) > b.limit+1-b.n {
+		p = p[:b.limit+1-b.n]
+	}
+	n, err := b.r.Read(p)
+	b.n += int64(n)
+	if b.limit > 0 && b.n > b.limit {
+		return n, &TooLargeError{Limit: b.limit}
+	}
+	return n, err
+}
+
+func (b *limitedBody) Close() error { return b.c.Close() }
+
+// sleepTimer is the default Config.Sleep: a real timer that gives up when
+// ctx is done.
+func sleepTimer(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
