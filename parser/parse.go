@@ -364,7 +364,7 @@ func (p *page) finish(fr *fieldRule, raws []raw, pos int) []string {
 			return out[:1]
 		}
 	}
-	return out
+	return record.List(out)
 }
 
 // convert applies the rule's regex and type to one text.
