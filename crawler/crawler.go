@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/gocolly/colly/v2"
+	"golang.org/x/net/idna"
 
 	"github.com/harvest-dev/harvest/seeds"
 )
@@ -179,12 +180,30 @@ func (c *Crawler) Open(ctx context.Context, s *seeds.Seed) (*Session, error) {
 		delay:     map[string]time.Duration{},
 		next:      map[string]time.Time{},
 	}
+	allowedHosts := s.AllowedHosts
+	if len(allowedHosts) == 0 { // a seed built in code without defaults
+		for _, raw := range append(append([]string{}, s.StartURLs...), s.Pagination.URLs...) {
+			if u, err := url.Parse(raw); err == nil && u.Hostname() != "" {
+				allowedHosts = append(allowedHosts, u.Hostname())
+			}
+		}
+	}
 	var hosts []string
-	for _, h := range s.AllowedHosts {
+	for _, h := range allowedHosts {
 		h = strings.ToLower(strings.TrimSpace(h))
-		if h != "" && !sess.allowed[h] {
-			sess.allowed[h] = true
-			hosts = append(hosts, h)
+		// An internationalised name may arrive in either form.
+		forms := []string{h}
+		if a, err := idna.Lookup.ToASCII(h); err == nil {
+			forms = append(forms, a)
+		}
+		if u, err := idna.Lookup.ToUnicode(h); err == nil {
+			forms = append(forms, u)
+		}
+		for _, f := range forms {
+			if f != "" && !sess.allowed[f] {
+				sess.allowed[f] = true
+				hosts = append(hosts, f)
+			}
 		}
 	}
 	base := c.guarded

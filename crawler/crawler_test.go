@@ -640,8 +640,13 @@ func TestNotHTMLOrEmpty(t *testing.T) {
 		w.Header().Set("Content-Type", "application/xhtml+xml; charset=utf-8")
 		fmt.Fprint(w, "<html xmlns='http://www.w3.org/1999/xhtml'><p>x</p></html>")
 	})
+	f.site.handle("/brotli", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.Header().Set("Content-Encoding", "br") // never asked for
+		w.Write([]byte{0x1b, 0x03, 0x00, 0xf8})
+	})
 	s := f.open(t)
-	for _, path := range []string{"/json", "/pdf", "/empty"} {
+	for _, path := range []string{"/json", "/pdf", "/empty", "/brotli"} {
 		_, err := s.Fetch(context.Background(), f.site.URL+path, Validators{})
 		wantKind(t, err, KindBadPage, f.site.URL+path)
 	}
