@@ -582,6 +582,8 @@ func TestRedirects(t *testing.T) {
 	})
 	f.site.handle("/sneak", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/private/page", http.StatusFound) })
 	f.site.html("/private/page", "<p>secret</p>")
+	f.site.handle("/to-dead", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/dead", http.StatusFound) })
+	f.site.handle("/dead", hijack("")) // drops the connection
 	f.site.handle("/loop-a", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/loop-b", http.StatusFound) })
 	f.site.handle("/loop-b", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/loop-a", http.StatusFound) })
 	s := f.open(t)
@@ -602,6 +604,9 @@ func TestRedirects(t *testing.T) {
 
 	_, err = s.Fetch(context.Background(), f.site.URL+"/sneak", Validators{})
 	wantKind(t, err, KindBlocked, f.site.URL+"/sneak")
+
+	_, err = s.Fetch(context.Background(), f.site.URL+"/to-dead", Validators{})
+	wantKind(t, err, KindTransient, f.site.URL+"/to-dead")
 
 	_, err = s.Fetch(context.Background(), f.site.URL+"/loop-a", Validators{})
 	wantKind(t, err, KindRefused, f.site.URL+"/loop-a")

@@ -122,6 +122,12 @@ func (x *exchange) set(res *http.Response, h http.Header) {
 	x.finalURL = res.Request.URL.String()
 }
 
+func (x *exchange) reset() {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.status, x.header, x.finalURL = 0, nil, ""
+}
+
 func (x *exchange) get() (int, http.Header, string) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
@@ -140,6 +146,10 @@ type sessionTransport struct {
 }
 
 func (t *sessionTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	x, _ := req.Context().Value(exchangeKey{}).(*exchange)
+	if x != nil {
+		x.reset() // a hop that fails must not leave the previous hop's status
+	}
 	res, err := t.base.RoundTrip(req)
 	if err != nil {
 		return nil, err
@@ -162,7 +172,7 @@ func (t *sessionTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		res.ContentLength = -1
 	}
 	res.Uncompressed = true // colly must not gunzip again
-	if x, ok := req.Context().Value(exchangeKey{}).(*exchange); ok {
+	if x != nil {
 		x.set(res, orig)
 		res.Header.Del("Content-Type")
 	}
