@@ -113,10 +113,13 @@ type applier struct {
 	runID int64
 	stmts []*sql.Stmt
 
-	insVersion, insRecord, updContent, updSeen, updMissed, updRemoved, insChange, getVersion *sql.Stmt
+	insVersion, insRecord, updContent, updMissed, updRemoved, insChange, getVersion *sql.Stmt
 
 	run     Run
 	changes []Change
+	// unchanged are current keys seen without a content change: their
+	// last_seen and missed count are set in one statement (markSeen).
+	unchanged []string
 }
 
 func (a *applier) close() {
@@ -164,7 +167,6 @@ func (a *applier) apply(ctx context.Context) (*RunResult, error) {
 		{&a.insVersion, `INSERT INTO versions (source, key, run_id, at, content_hash, full_hash, content) VALUES (?, ?, ?, ?, ?, ?, ?)`},
 		{&a.insRecord, `INSERT INTO records (source, key, version_id, content_hash, full_hash, first_seen, last_seen, last_changed, missed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)`},
 		{&a.updContent, `UPDATE records SET version_id = ?, content_hash = ?, full_hash = ?, last_seen = ?, last_changed = COALESCE(?, last_changed), removed_at = NULL, missed = 0 WHERE source = ? AND key = ?`},
-		{&a.updSeen, `UPDATE records SET last_seen = ?, missed = 0 WHERE source = ? AND key = ?`},
 		{&a.updMissed, `UPDATE records SET missed = ? WHERE source = ? AND key = ?`},
 		{&a.updRemoved, `UPDATE records SET missed = ?, removed_at = ? WHERE source = ? AND key = ?`},
 		{&a.insChange, `INSERT INTO changes (run_id, source, key, kind, at, version_id, fields) VALUES (?, ?, ?, ?, ?, ?, ?)`},
@@ -215,9 +217,10 @@ func (a *applier) apply(ctx context.Context) (*RunResult, error) {
 		if c.removed {
 			continue // seen without content cannot restore
 		}
-		if _, err := a.updSeen.ExecContext(ctx, now.UnixNano(), in.Source, k); err != nil {
-			return nil, fmt.Errorf("record %s: mark seen: %w", k, err)
-		}
+		a.unchanged = append(a.unchanged, k)
+	}
+	if err := a.markSeen(ctx); err != nil {
+		return nil, err
 	}
 
 	if a.run.Status == StatusComplete && a.run.Seen == 0 && nCurrent > 0 {
@@ -269,6 +272,24 @@ func (a *applier) suspect(reason string) {
 		reason = a.run.Reason + "; " + reason
 	}
 	a.run.Reason = reason
+}
+
+// markSeen sets last_seen and a zero missed count on every unchanged key
+// the run saw, in one statement over a JSON array of the keys.
+func (a *applier) markSeen(ctx context.Context) error {
+	if len(a.unchanged) == 0 {
+		return nil
+	}
+	kj, err := jsonList(a.unchanged)
+	if err != nil {
+		return fmt.Errorf("mark seen: encode keys: %w", err)
+	}
+	_, err = a.tx.ExecContext(ctx, `UPDATE records SET last_seen = ?, missed = 0
+		WHERE source = ? AND key IN (SELECT value FROM json_each(?))`, a.now.UnixNano(), a.in.Source, kj)
+	if err != nil {
+		return fmt.Errorf("mark %d records seen: %w", len(a.unchanged), err)
+	}
+	return nil
 }
 
 // loadCurrent reads the state of every key of the source in one query.
@@ -337,9 +358,7 @@ func (a *applier) applyRecord(ctx context.Context, r *record.Record, c *current,
 	}
 	c.seen = true
 	if !c.removed && hash == c.hash && full == c.full {
-		if _, err := a.updSeen.ExecContext(ctx, now, in.Source, r.Key); err != nil {
-			return fmt.Errorf("mark seen: %w", err)
-		}
+		a.unchanged = append(a.unchanged, r.Key)
 		return nil
 	}
 
