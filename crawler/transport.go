@@ -24,6 +24,7 @@ type AddressError struct {
 	Reason string // "loopback address", "private address", ...
 }
 
+// Error says which address was refused, why, and how to allow it.
 func (e *AddressError) Error() string {
 	return fmt.Sprintf("refused to connect to %s: %s (set allow_private_networks: true in the seed to allow it)", e.Addr, e.Reason)
 }
@@ -96,6 +97,7 @@ func newTransport(guard bool) *http.Transport {
 // measured after decompression.
 type TooLargeError struct{ Limit int64 }
 
+// Error names the limit that was exceeded.
 func (e *TooLargeError) Error() string {
 	return fmt.Sprintf("body larger than limits.max_body (%d bytes, after decompression)", e.Limit)
 }
@@ -145,6 +147,7 @@ type sessionTransport struct {
 	maxBody int64
 }
 
+// RoundTrip implements http.RoundTripper.
 func (t *sessionTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	x, _ := req.Context().Value(exchangeKey{}).(*exchange)
 	if x != nil {
