@@ -1,10 +1,13 @@
 package store
 
 import (
+	"bufio"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -864,4 +867,94 @@ func TestConcurrentRunsOfDifferentSources(t *testing.T) {
 	if len(srcs) != 8 || srcs[3].Records != 200 {
 		t.Fatalf("sources = %+v", srcs)
 	}
+}
+
+// TestKillDuringApply kills a process in the middle of a large ApplyRun
+// (after it has written thousands of rows, enough to spill into the WAL)
+// and checks the store is as before the run, and the next run completes.
+func TestKillDuringApply(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a child process")
+	}
+	c := newClock()
+	s, path := newStore(t, Options{Now: c.Now})
+	apply(t, s, c, input("a", StatusComplete, recs(10)))
+	before := snapshot(t, s)
+	s.Close()
+
+	cmd := exec.Command(os.Args[0], "-test.run=^TestKillChild$", "-test.v")
+	cmd.Env = append(os.Environ(), "HARVEST_STORE_KILL_DB="+path)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	ready := false
+	for sc.Scan() {
+		if sc.Text() == "READY" {
+			ready = true
+			break
+		}
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	if fi, err := os.Stat(path + "-wal"); err == nil {
+		t.Logf("wal size at kill: %d", fi.Size())
+	}
+	if !ready {
+		t.Fatal("child never reached the middle of its run")
+	}
+
+	s2, err := Open(context.Background(), path, Options{Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if after := snapshot(t, s2); !reflect.DeepEqual(after, before) {
+		t.Fatalf("killed run left traces: runs %d -> %d, records %d -> %d, changes %d -> %d",
+			len(before.Runs), len(after.Runs), len(before.Records), len(after.Records), len(before.Changes), len(after.Changes))
+	}
+	res := apply(t, s2, c, killRun())
+	if res.Run.Added != 5000 || res.Run.Updated != 10 {
+		t.Fatalf("run after the kill = %+v", res.Run)
+	}
+}
+
+func killRun() RunInput {
+	rs := recs(10)
+	for i := range rs {
+		rs[i].Title += " (revised)"
+	}
+	for i := 0; i < 5000; i++ {
+		rs = append(rs, rec(fmt.Sprintf("https://example.int/new/%05d", i), strings.Repeat("Long title ", 50)))
+	}
+	return input("a", StatusComplete, rs)
+}
+
+// TestKillChild is the process TestKillDuringApply kills: it applies a
+// large run and, half way, says READY and waits to be killed.
+func TestKillChild(t *testing.T) {
+	path := os.Getenv("HARVEST_STORE_KILL_DB")
+	if path == "" {
+		t.Skip("helper process of TestKillDuringApply")
+	}
+	n := 0
+	s, err := Open(context.Background(), path, Options{OnChange: func(context.Context, *sql.Tx, *Change) error {
+		if n++; n == 4000 {
+			fmt.Println("READY")
+			time.Sleep(time.Minute) // killed long before
+		}
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.ApplyRun(context.Background(), killRun())
+	t.Fatal("run finished without being killed")
 }
