@@ -228,7 +228,9 @@ func (s *Store) EachRecord(ctx context.Context, f RecordFilter, fn func(*record.
 // (the order they were made). Change.Record holds the record's content
 // and content hash as of the change (a removed record: its last version,
 // with RemovedAt set to the change time); its other bookkeeping times are
-// zero. An error from fn stops the walk and is returned as is.
+// zero. Change.At is the store clock's time when the run was applied
+// (what SinceTime compares). An error from fn stops the walk and is
+// returned as is.
 func (s *Store) EachChange(ctx context.Context, f ChangeFilter, fn func(*Change) error) error {
 	where, args := inList(nil, nil, "c.source", f.Sources)
 	where, args = inList(where, args, "c.kind", f.Kinds)

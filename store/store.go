@@ -54,12 +54,15 @@ type Store struct {
 // busyTimeout is how long a connection waits for another writer.
 const busyTimeout = 10 * time.Second
 
-// Open opens (creating it if needed) the SQLite database at path and
+// Open opens (creating it if needed) the SQLite database file at path and
 // brings its schema up to date. It fails with a clear error when the file
 // holds a newer schema than this binary knows.
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("open store: empty database path")
+	}
+	if path == ":memory:" || strings.HasPrefix(path, "file:") {
+		return nil, fmt.Errorf("open store %s: give a file path (an in-memory database is not shared between connections)", path)
 	}
 	if strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("open store %s: the path may not contain '?' or '#'", path)

@@ -958,3 +958,12 @@ func TestKillChild(t *testing.T) {
 	s.ApplyRun(context.Background(), killRun())
 	t.Fatal("run finished without being killed")
 }
+
+func TestOpenRejectsInMemory(t *testing.T) {
+	if _, err := Open(context.Background(), ":memory:", Options{}); err == nil {
+		t.Fatal("in-memory database accepted")
+	}
+	if _, err := Open(context.Background(), filepath.Join(t.TempDir(), "no", "such", "dir", "h.db"), Options{}); err == nil {
+		t.Fatal("database in a missing directory accepted")
+	}
+}
