@@ -21,8 +21,8 @@ func BenchmarkWriteRecordsCSV(b *testing.B) {
 		url := fmt.Sprintf("https://www.example.int/resources/report-%06d", i)
 		recs[i] = record.Record{
 			Source: "iom-trafficking", Key: url, URL: url,
-			Title:   fmt.Sprintf("Trafficking in persons: regional assessment %d", i),
-			Summary: "An assessment of trafficking routes, victim profiles and responses in the region; with recommendations.",
+			Title:     fmt.Sprintf("Trafficking in persons: regional assessment %d", i),
+			Summary:   "An assessment of trafficking routes, victim profiles and responses in the region; with recommendations.",
 			Countries: []string{"Mexico", "Guatemala"}, Regions: []string{"Central America"},
 			Authors: []string{"Ana Pérez", "J. Smith"}, Year: 2000 + i%26, Categories: []string{"Trafficking"},
 			Language: "en", Extra: map[string]string{"pdf": url + ".pdf"},
