@@ -247,15 +247,14 @@ func (s *Site) Night() int { return int(s.night.Load()) }
 
 // Changes describes exactly what night 2 changed compared with night 1.
 func (s *Site) Changes() NightChanges {
-	c := NightChanges{}
-	for _, ch := range s.changes.Added {
-		c.Added = append(c.Added, ch)
+	c := NightChanges{
+		Added:   slices.Clone(s.changes.Added),
+		Updated: slices.Clone(s.changes.Updated),
+		Removed: slices.Clone(s.changes.Removed),
 	}
-	for _, ch := range s.changes.Updated {
-		ch.Fields = slices.Clone(ch.Fields)
-		c.Updated = append(c.Updated, ch)
+	for i := range c.Updated {
+		c.Updated[i].Fields = slices.Clone(c.Updated[i].Fields)
 	}
-	c.Removed = append(c.Removed, s.changes.Removed...)
 	return c
 }
 

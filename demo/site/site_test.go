@@ -268,6 +268,9 @@ func TestSpanishItemHasThreeAuthors(t *testing.T) {
 	if !slices.Equal(authors, want) {
 		t.Errorf("authors %q, want %q", authors, want)
 	}
+	if lang, _ := row.Find("h3 a").Attr("hreflang"); lang != "es" {
+		t.Errorf("the Spanish item's link has hreflang %q", lang)
+	}
 	if lang, _ := row.Find("article").Attr("lang"); lang != "es" {
 		t.Errorf("the Spanish item's lang is %q", lang)
 	}
@@ -485,7 +488,7 @@ func TestSeedYAMLParsesAndMatchesThePages(t *testing.T) {
 	if u, _ := url.Parse(srv.URL); !slices.Equal(sd.AllowedHosts, []string{u.Hostname()}) {
 		t.Errorf("allowed hosts %v", sd.AllowedHosts)
 	}
-	for _, f := range []string{"title", "url", "summary", "countries", "regions", "authors", "year", "categories"} {
+	for _, f := range []string{"title", "url", "summary", "countries", "regions", "authors", "year", "categories", "language"} {
 		if _, ok := sd.Fields.Get(f); !ok {
 			t.Errorf("seed has no %s field", f)
 		}
