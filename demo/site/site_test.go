@@ -554,6 +554,15 @@ func TestListingEdges(t *testing.T) {
 	if got := strings.TrimSpace(doc(t, body).Find(".view-header").Text()); got != "Showing 1 - 10 of 50" {
 		t.Errorf("page=abc: %q", got)
 	}
+	// The front page and the stylesheet the pages link to exist.
+	res, body = get(t, srv, "/")
+	if res.StatusCode != 200 || doc(t, body).Find(`a[href="/resources?category=trafficking"]`).Length() == 0 {
+		t.Errorf("front page: %s, or no link to the listing", res.Status)
+	}
+	css, _ := doc(t, body).Find(`link[rel="stylesheet"]`).Attr("href")
+	if res, _ := get(t, srv, css); res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/css") {
+		t.Errorf("stylesheet %s: %s %q", css, res.Status, res.Header.Get("Content-Type"))
+	}
 	// Unknown category and unknown paths: 404.
 	for _, p := range []string{"/resources?category=nope", "/en/publications/nope", "/nope", "/sites/default/files/nope.txt"} {
 		if res, _ := get(t, srv, p); res.StatusCode != 404 {
