@@ -1,0 +1,426 @@
+// Package runner drives one run of one source: it asks the crawler for
+// pages, hands each to the parser, feeds the next links back, and applies
+// what it saw to the store as one transaction. The CLI, the demo and the
+// daemon all call Run; none of them re-implements it.
+package runner
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/harvest-dev/harvest/crawler"
+	"github.com/harvest-dev/harvest/export"
+	"github.com/harvest-dev/harvest/parser"
+	"github.com/harvest-dev/harvest/record"
+	"github.com/harvest-dev/harvest/seeds"
+	"github.com/harvest-dev/harvest/store"
+)
+
+// Fetcher fetches one page of a source. It is safe for concurrent use and
+// returns *crawler.Error for every failed fetch.
+type Fetcher interface {
+	Fetch(ctx context.Context, rawURL string, v crawler.Validators) (*crawler.Page, error)
+}
+
+// Crawler opens a fetching session for one run of one source. An error
+// from Open (robots.txt unavailable or disallowing, say) ends the run.
+type Crawler interface {
+	Open(ctx context.Context, s *seeds.Seed) (Fetcher, error)
+}
+
+// Store is what a run needs of the store: the remembered state of a page
+// (nil when unknown) and the transaction that applies a whole run.
+type Store interface {
+	PageState(ctx context.Context, source, url string) (*store.PageState, error)
+	ApplyRun(ctx context.Context, in store.RunInput) (*store.RunResult, error)
+}
+
+// FromCrawler adapts *crawler.Crawler to the Crawler interface.
+func FromCrawler(c *crawler.Crawler) Crawler { return crawlerAdapter{c} }
+
+type crawlerAdapter struct{ c *crawler.Crawler }
+
+func (a crawlerAdapter) Open(ctx context.Context, s *seeds.Seed) (Fetcher, error) {
+	sess, err := a.c.Open(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	return sess, nil
+}
+
+// Deps are the parts a run is made of, passed in by the caller.
+type Deps struct {
+	Crawler Crawler
+	Store   Store
+	Logger  *slog.Logger
+	Now     func() time.Time
+	// OutDir, when set, receives the run's change files and manifest
+	// (OUT/<source>/<run-id>/ and OUT/<source>/latest/).
+	OutDir string
+	// Full ignores the remembered validators and body hashes: every page
+	// is fetched and parsed again (a periodic full sweep).
+	Full bool
+}
+
+// Result is a stored run with what the run step observed on the way.
+type Result struct {
+	store.RunResult
+	Warnings []parser.Warning
+	// Manifest of the change files written to Deps.OutDir (nil without).
+	Manifest *export.Manifest
+	// Dir is where the change files are ("" without Deps.OutDir).
+	Dir string
+}
+
+// Run visits one source once and applies what it saw to the store. Fetch
+// failures do not make an error: they make the run partial, failed or
+// blocked, and it is stored as such. The error is for what stops the run
+// being recorded at all (invalid rules, the store failing).
+func Run(ctx context.Context, d Deps, s *seeds.Seed) (*Result, error) {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	rules, err := parser.Compile(s)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", s.ID, err)
+	}
+	w := &walk{d: d, seed: s, rules: rules, log: d.Logger.With("source", s.ID), seen: map[string]bool{}}
+	in := store.RunInput{
+		Source:        s.ID,
+		StartedAt:     d.Now(),
+		Guards:        s.Guards,
+		IgnoreChanges: s.IgnoreChanges,
+	}
+	fetcher, err := d.Crawler.Open(ctx, s)
+	if err != nil {
+		in.Status, in.Reason = verdictOfOpen(err)
+		w.log.Warn("run cannot start", "status", in.Status, "err", err)
+	} else {
+		w.fetcher = fetcher
+		w.run(ctx)
+		in.Status, in.Reason = w.verdict(ctx)
+	}
+	in.Records = w.records
+	in.SeenKeys = w.seenKeys
+	in.Pages = w.pages
+	in.Dropped = w.dropped
+	for _, wr := range w.warnings {
+		in.Warnings = append(in.Warnings, wr.String())
+	}
+	in.FinishedAt = d.Now()
+
+	// The run is recorded even when ctx was cancelled: what was seen is
+	// kept, and a cancelled run is partial, so it removes nothing.
+	applyCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	res, err := d.Store.ApplyRun(applyCtx, in)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: store run: %w", s.ID, err)
+	}
+	w.log.Info("run finished", "run", res.Run.ID, "status", res.Run.Status, "reason", res.Run.Reason,
+		"pages", res.Run.Pages, "seen", res.Run.Seen, "added", res.Run.Added, "updated", res.Run.Updated,
+		"removed", res.Run.Removed, "restored", res.Run.Restored)
+	out := &Result{RunResult: *res, Warnings: w.warnings}
+	if d.OutDir != "" {
+		m, err := export.WriteRunFiles(applyCtx, d.OutDir, res, export.Options{ExtraColumns: s.ExtraFields(), Now: d.Now})
+		if err != nil {
+			// The run is stored; only its files are missing. Say so loudly.
+			return out, fmt.Errorf("source %s: run %d stored, but writing its change files failed: %w", s.ID, res.Run.ID, err)
+		}
+		out.Manifest = m
+		out.Dir = filepath.Join(d.OutDir, s.ID, strconv.FormatInt(res.Run.ID, 10))
+	}
+	return out, nil
+}
+
+func verdictOfOpen(err error) (store.Status, string) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return store.StatusPartial, "cancelled before the first page: " + err.Error()
+	}
+	if crawler.KindOf(err) == crawler.KindBlocked {
+		return store.StatusBlocked, err.Error()
+	}
+	return store.StatusFailed, err.Error()
+}
+
+// walk is the state of one run's walk over the listing pages.
+type walk struct {
+	d       Deps
+	seed    *seeds.Seed
+	rules   *parser.Rules
+	fetcher Fetcher
+	log     *slog.Logger
+
+	seen     map[string]bool // listing URLs already queued
+	records  []record.Record
+	seenKeys []string
+	pages    []store.PageOutcome
+	warnings []parser.Warning
+	dropped  int
+
+	failed    int    // pages that failed to fetch
+	blocked   string // first blocking failure
+	cut       string // why pagination stopped early
+	suspect   string // why the run looks wrong
+	pageTotal int    // the page's own "of N" count, largest seen
+	items     int    // item elements seen on parsed pages
+}
+
+func (w *walk) run(ctx context.Context) {
+	s := w.seed
+	maxPages := s.Limits.MaxPages
+	switch s.Pagination.Mode() {
+	case "param":
+		for _, start := range s.StartURLs {
+			w.walkParam(ctx, start, maxPages)
+		}
+	case "urls":
+		urls := append(append([]string{}, s.StartURLs...), s.Pagination.URLs...)
+		for _, u := range urls {
+			if len(w.pages) >= maxPages {
+				w.cut = fmt.Sprintf("stopped at limits.max_pages (%d)", maxPages)
+				return
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			if w.queue(u) {
+				w.visit(ctx, u, false)
+			}
+		}
+	default: // "next" or a single page
+		queue := []string{}
+		for _, u := range s.StartURLs {
+			if w.queue(u) {
+				queue = append(queue, u)
+			}
+		}
+		for len(queue) > 0 {
+			if ctx.Err() != nil {
+				return
+			}
+			if len(w.pages) >= maxPages {
+				w.cut = fmt.Sprintf("stopped at limits.max_pages (%d) with %d next pages not visited", maxPages, len(queue))
+				return
+			}
+			u := queue[0]
+			queue = queue[1:]
+			out := w.visit(ctx, u, false)
+			for _, n := range out.next {
+				if w.queue(n) {
+					queue = append(queue, n)
+				}
+			}
+		}
+	}
+}
+
+// walkParam visits start with the page parameter at start, start+step, ...
+// A page with no items, or a 404 past the first page, ends the walk.
+func (w *walk) walkParam(ctx context.Context, start string, maxPages int) {
+	p := w.seed.Pagination
+	n := 0
+	if p.Start != nil {
+		n = *p.Start
+	}
+	for i := 0; ; i++ {
+		if ctx.Err() != nil {
+			return
+		}
+		if len(w.pages) >= maxPages {
+			w.cut = fmt.Sprintf("stopped at limits.max_pages (%d)", maxPages)
+			return
+		}
+		u, err := withParam(start, p.Param, n)
+		if err != nil {
+			w.failPage(u, 0, fmt.Errorf("source %s: page parameter: %w", w.seed.ID, err))
+			return
+		}
+		if !w.queue(u) {
+			return
+		}
+		out := w.visit(ctx, u, i > 0)
+		if out.end || out.failed || out.items == 0 {
+			return
+		}
+		n += p.Step
+	}
+}
+
+func withParam(raw, param string, n int) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw, err
+	}
+	q := u.Query()
+	q.Set(param, strconv.Itoa(n))
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
+
+// queue marks a listing URL as visited; false if it was already.
+func (w *walk) queue(u string) bool {
+	c := record.CanonicalURL(nil, u)
+	if c == "" {
+		c = u
+	}
+	if w.seen[c] {
+		return false
+	}
+	w.seen[c] = true
+	return true
+}
+
+type visitOutcome struct {
+	next   []string
+	items  int
+	failed bool
+	end    bool // a 404 past the first page of a param walk: the end, not an error
+}
+
+// visit fetches and parses one listing page.
+func (w *walk) visit(ctx context.Context, u string, pastFirst bool) visitOutcome {
+	var v crawler.Validators
+	var state *store.PageState
+	if !w.d.Full {
+		st, err := w.d.Store.PageState(ctx, w.seed.ID, u)
+		if err != nil {
+			w.log.Warn("page state unavailable; fetching unconditionally", "url", u, "err", err)
+		} else if st != nil {
+			state = st
+			v = crawler.Validators{ETag: st.ETag, LastModified: st.LastModified}
+		}
+	}
+	start := w.d.Now()
+	page, err := w.fetcher.Fetch(ctx, u, v)
+	if err != nil {
+		if pastFirst && crawler.KindOf(err) == crawler.KindNotFound {
+			return visitOutcome{end: true}
+		}
+		w.failPage(u, statusOf(err), err)
+		return visitOutcome{failed: true}
+	}
+	out := store.PageOutcome{URL: u, Status: page.Status, Bytes: page.Bytes, Duration: page.Duration}
+	if out.Duration == 0 {
+		out.Duration = w.d.Now().Sub(start)
+	}
+
+	var bodyHash string
+	if !page.NotModified {
+		sum := sha256.Sum256(page.Body)
+		bodyHash = hex.EncodeToString(sum[:])
+	}
+	if state != nil && (page.NotModified || bodyHash == state.BodyHash) {
+		// Unchanged since the last run: its items are seen as they were.
+		out.NotModified = true
+		out.Items = len(state.Keys)
+		out.Keys, out.Next = state.Keys, state.Next
+		w.seenKeys = append(w.seenKeys, state.Keys...)
+		w.items += len(state.Keys)
+		w.pages = append(w.pages, out)
+		return visitOutcome{next: state.Next, items: len(state.Keys)}
+	}
+	if page.NotModified {
+		// A 304 to a request we did not make conditional: treat as failed.
+		w.failPage(u, page.Status, fmt.Errorf("source %s: fetch %s: 304 without a remembered page", w.seed.ID, u))
+		return visitOutcome{failed: true}
+	}
+
+	base := page.FinalURL
+	if base == "" {
+		base = u
+	}
+	res, err := w.rules.Parse(base, page.Body)
+	if err != nil {
+		w.failPage(u, page.Status, fmt.Errorf("source %s: parse %s: %w", w.seed.ID, u, err))
+		return visitOutcome{failed: true}
+	}
+	w.warnings = append(w.warnings, res.Warnings...)
+	w.dropped += res.Dropped
+	w.items += res.Facts.Items
+	if res.Facts.Total > w.pageTotal {
+		w.pageTotal = res.Facts.Total
+	}
+	if res.Facts.ScriptPager {
+		w.warnings = append(w.warnings, parser.Warning{Page: u, Msg: "the pager works only through scripts or form posts; this run covers the pages harvest can reach"})
+	}
+	keys := make([]string, 0, len(res.Records))
+	for _, r := range res.Records {
+		keys = append(keys, r.Key)
+	}
+	w.records = append(w.records, res.Records...)
+	out.Items, out.Keys, out.Next, out.BodyHash = len(res.Records), keys, res.Next, bodyHash
+	out.ETag, out.LastModified = page.ETag, page.LastModified
+
+	// The walk of a param pagination ends at the first empty page; any
+	// other page below the seed's minimum looks like a layout change.
+	emptyEnd := w.seed.Pagination.Mode() == "param" && pastFirst && res.Facts.Items == 0
+	if !emptyEnd && res.Facts.Items < w.seed.Guards.MinItems && w.suspect == "" {
+		w.suspect = fmt.Sprintf("page %s has %d items, fewer than guards.min_items (%d): the listing container may have changed", u, res.Facts.Items, w.seed.Guards.MinItems)
+		if res.Facts.ScriptList {
+			w.suspect += "; the page builds its list with scripts"
+		}
+	}
+	w.pages = append(w.pages, out)
+	return visitOutcome{next: res.Next, items: res.Facts.Items}
+}
+
+func statusOf(err error) int {
+	var fe *crawler.Error
+	if errors.As(err, &fe) {
+		return fe.Status
+	}
+	return 0
+}
+
+func (w *walk) failPage(u string, status int, err error) {
+	w.failed++
+	if crawler.KindOf(err) == crawler.KindBlocked && w.blocked == "" {
+		w.blocked = err.Error()
+	}
+	w.log.Warn("page failed", "url", u, "err", err)
+	w.pages = append(w.pages, store.PageOutcome{URL: u, Status: status, Err: err.Error()})
+}
+
+// verdict decides how the crawl ended; the store may still turn a
+// complete run into suspect (zero items, too many removals).
+func (w *walk) verdict(ctx context.Context) (store.Status, string) {
+	ok := len(w.pages) - w.failed
+	switch {
+	case w.blocked != "" && ok == 0:
+		return store.StatusBlocked, w.blocked
+	case ok == 0 && w.failed > 0:
+		return store.StatusFailed, fmt.Sprintf("all %d pages failed; first: %s", w.failed, firstErr(w.pages))
+	case ctx.Err() != nil:
+		return store.StatusPartial, "run cancelled: " + ctx.Err().Error()
+	case w.failed > 0:
+		return store.StatusPartial, fmt.Sprintf("%d of %d pages failed; first: %s", w.failed, len(w.pages), firstErr(w.pages))
+	case w.cut != "":
+		return store.StatusPartial, w.cut
+	case w.suspect != "":
+		return store.StatusSuspect, w.suspect
+	case w.pageTotal > 0 && w.items < w.pageTotal:
+		return store.StatusSuspect, fmt.Sprintf("the site says it holds %d items; the run saw %d", w.pageTotal, w.items)
+	}
+	return store.StatusComplete, ""
+}
+
+func firstErr(pages []store.PageOutcome) string {
+	for _, p := range pages {
+		if p.Err != "" {
+			return p.Err
+		}
+	}
+	return ""
+}

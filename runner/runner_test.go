@@ -1,0 +1,271 @@
+package runner_test
+
+import (
+	"context"
+	"fmt"
+	"html"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/harvest-dev/harvest/crawler"
+	"github.com/harvest-dev/harvest/record"
+	"github.com/harvest-dev/harvest/runner"
+	"github.com/harvest-dev/harvest/seeds"
+	"github.com/harvest-dev/harvest/store"
+)
+
+// library is a small listing site whose content and faults a test changes
+// between runs: items spread over pages of perPage, a "next" pager.
+type library struct {
+	mu      sync.Mutex
+	items   []item
+	perPage int
+	fail    map[int]int // page -> HTTP status to answer instead
+	layout  string      // "" normal; "redesign": items no longer in div.views-row
+	hits    map[string]int
+}
+
+type item struct{ slug, title, summary, country string }
+
+func newLibrary(n int) *library {
+	l := &library{perPage: 4, fail: map[int]int{}, hits: map[string]int{}}
+	for i := 1; i <= n; i++ {
+		l.items = append(l.items, item{slug: fmt.Sprintf("pub-%02d", i), title: fmt.Sprintf("Publication %d", i), summary: "About " + strconv.Itoa(i), country: "Mexico"})
+	}
+	return l
+}
+
+func (l *library) set(f func(l *library)) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	f(l)
+}
+
+func (l *library) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.hits[r.URL.Path]++
+	if r.URL.Path == "/robots.txt" {
+		fmt.Fprint(w, "User-agent: *\nDisallow: /admin/\n")
+		return
+	}
+	if r.URL.Path != "/list" {
+		http.NotFound(w, r)
+		return
+	}
+	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
+	if code, ok := l.fail[page]; ok {
+		http.Error(w, "server trouble", code)
+		return
+	}
+	from := page * l.perPage
+	to := min(from+l.perPage, len(l.items))
+	var b strings.Builder
+	b.WriteString(`<!DOCTYPE html><html><head><meta charset="utf-8"><title>Library</title></head><body><nav><a href="/">Home</a></nav><h1 class="page-title">Trafficking</h1><div class="view-content">`)
+	for _, it := range l.items[from:to] {
+		wrap := `<div class="views-row">`
+		if l.layout == "redesign" {
+			wrap = `<div class="card">`
+		}
+		fmt.Fprintf(&b, `%s<h3><a href="/pub/%s">%s</a></h3><div class="views-field-body">%s</div>`+
+			`<div class="field"><div class="field__label">Country</div><div class="field__item">%s</div></div></div>`,
+			wrap, it.slug, html.EscapeString(it.title), html.EscapeString(it.summary), html.EscapeString(it.country))
+	}
+	b.WriteString(`</div>`)
+	if to < len(l.items) {
+		fmt.Fprintf(&b, `<ul class="pager"><li class="pager__item--next"><a href="/list?page=%d">Next</a></li></ul>`, page+1)
+	}
+	b.WriteString(`<footer>© Library</footer></body></html>`)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	fmt.Fprint(w, b.String())
+}
+
+const seedYAML = `
+id: test-library
+start_urls: ["%s/list"]
+allow_private_networks: true
+politeness: {delay: 0s, concurrency: 2}
+limits: {timeout: 5s}
+pagination: {next: "li.pager__item--next a"}
+page:
+  categories: {select: "h1.page-title"}
+items: "div.views-row"
+fields:
+  title: {select: "h3 a", required: true}
+  url: {select: "h3 a", attr: href, type: url}
+  summary: {select: ".views-field-body"}
+  countries: {label: Country, list: true}
+`
+
+type harness struct {
+	t    *testing.T
+	lib  *library
+	seed *seeds.Seed
+	st   *store.Store
+	now  time.Time
+}
+
+func newHarness(t *testing.T, n int) *harness {
+	t.Helper()
+	lib := newLibrary(n)
+	srv := httptest.NewServer(lib)
+	t.Cleanup(srv.Close)
+	seed, err := seeds.Parse("test.yaml", []byte(fmt.Sprintf(seedYAML, srv.URL)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, lib: lib, seed: seed, now: time.Date(2026, 1, 1, 2, 0, 0, 0, time.UTC)}
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "h.db"), store.Options{Now: h.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	h.st = st
+	return h
+}
+
+func (h *harness) clock() time.Time { return h.now }
+
+// night runs the source once, a day after the previous run.
+func (h *harness) night() *runner.Result {
+	h.t.Helper()
+	h.now = h.now.Add(24 * time.Hour)
+	cr := crawler.New(crawler.Config{Now: time.Now, Sleep: func(context.Context, time.Duration) error { return nil }})
+	res, err := runner.Run(context.Background(), runner.Deps{Crawler: runner.FromCrawler(cr), Store: h.st, Now: h.clock}, h.seed)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return res
+}
+
+func (h *harness) currentKeys() map[string]bool {
+	keys := map[string]bool{}
+	err := h.st.EachRecord(context.Background(), store.RecordFilter{}, func(r *record.Record) error {
+		keys[r.Key] = true
+		return nil
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return keys
+}
+
+func counts(r store.Run) string {
+	return fmt.Sprintf("%s +%d ~%d -%d ^%d", r.Status, r.Added, r.Updated, r.Removed, r.Restored)
+}
+
+func TestFirstRunAddsEverythingAndRerunChangesNothing(t *testing.T) {
+	h := newHarness(t, 10)
+	r1 := h.night()
+	if got := counts(r1.Run); got != "complete +10 ~0 -0 ^0" {
+		t.Fatalf("night 1 = %s (%s)", got, r1.Run.Reason)
+	}
+	if r1.Run.Pages != 3 {
+		t.Errorf("pages = %d, want 3 (4+4+2 items)", r1.Run.Pages)
+	}
+	r2 := h.night()
+	if got := counts(r2.Run); got != "complete +0 ~0 -0 ^0" {
+		t.Fatalf("unchanged re-run = %s (%s), want no changes", got, r2.Run.Reason)
+	}
+	if len(r2.Changes) != 0 {
+		t.Errorf("unchanged re-run made changes: %+v", r2.Changes)
+	}
+}
+
+func TestEditAddRemoveRestore(t *testing.T) {
+	h := newHarness(t, 10)
+	h.night()
+	var gone item
+	h.lib.set(func(l *library) {
+		l.items[2].summary = "Revised summary"
+		l.items[5].country = "Guatemala"
+		gone = l.items[7]
+		l.items = append(l.items[:7], l.items[8:]...)
+		l.items = append([]item{{slug: "new-1", title: "Nueva publicación", summary: "Hola", country: "Perú"}}, l.items...)
+	})
+	r2 := h.night()
+	if got := counts(r2.Run); got != "complete +1 ~2 -0 ^0" {
+		t.Fatalf("night 2 = %s (%s); a removal must wait for 2 complete misses", got, r2.Run.Reason)
+	}
+	var sawSummary bool
+	for _, c := range r2.Changes {
+		if c.Kind == store.KindUpdated && strings.HasSuffix(c.Key, "/pub/pub-03") {
+			for _, f := range c.Fields {
+				if f.Field == "summary" && f.Old == "About 3" && f.New == "Revised summary" {
+					sawSummary = true
+				}
+			}
+		}
+	}
+	if !sawSummary {
+		t.Errorf("no update of pub-03 summary with old and new value in %+v", r2.Changes)
+	}
+	r3 := h.night()
+	if got := counts(r3.Run); got != "complete +0 ~0 -1 ^0" {
+		t.Fatalf("night 3 = %s (%s), want the take-down", got, r3.Run.Reason)
+	}
+	if !strings.HasSuffix(r3.Changes[0].Key, "/pub/"+gone.slug) {
+		t.Errorf("removed %s, want %s", r3.Changes[0].Key, gone.slug)
+	}
+	h.lib.set(func(l *library) { l.items = append(l.items, gone) })
+	r4 := h.night()
+	if got := counts(r4.Run); got != "complete +0 ~0 -0 ^1" {
+		t.Fatalf("night 4 = %s (%s), want the item restored", got, r4.Run.Reason)
+	}
+}
+
+func TestFailedPageMakesRunPartialAndRemovesNothing(t *testing.T) {
+	h := newHarness(t, 10)
+	h.night()
+	h.lib.set(func(l *library) { l.fail[1] = http.StatusInternalServerError })
+	for i := 0; i < 3; i++ { // more nights than missing_runs: still nothing goes
+		r := h.night()
+		if r.Run.Status != store.StatusPartial {
+			t.Fatalf("status = %s, want partial", r.Run.Status)
+		}
+		if r.Run.Removed != 0 {
+			t.Fatalf("a partial run removed %d records", r.Run.Removed)
+		}
+		if !strings.Contains(r.Run.Reason, "/list?page=1") || !strings.Contains(r.Run.Reason, "500") {
+			t.Errorf("reason %q should name the page and the status", r.Run.Reason)
+		}
+	}
+	if n := len(h.currentKeys()); n != 10 {
+		t.Errorf("store holds %d current records, want all 10", n)
+	}
+}
+
+func TestLayoutChangeIsSuspectNotEmpty(t *testing.T) {
+	h := newHarness(t, 10)
+	h.night()
+	h.lib.set(func(l *library) { l.layout = "redesign" })
+	for i := 0; i < 3; i++ {
+		r := h.night()
+		if r.Run.Status != store.StatusSuspect {
+			t.Fatalf("status = %s (%s), want suspect", r.Run.Status, r.Run.Reason)
+		}
+		if r.Run.Removed != 0 {
+			t.Fatalf("a suspect run removed %d records", r.Run.Removed)
+		}
+	}
+	if n := len(h.currentKeys()); n != 10 {
+		t.Errorf("store holds %d current records, want all 10", n)
+	}
+}
+
+func TestRemovalGuardHoldsMassRemoval(t *testing.T) {
+	h := newHarness(t, 10)
+	h.night()
+	h.lib.set(func(l *library) { l.items = l.items[:4] }) // 60% gone at once
+	h.night()
+	r := h.night()
+	if r.Run.Status != store.StatusSuspect || r.Run.Removed != 0 || r.Run.Held != 6 {
+		t.Fatalf("run = %s held %d removed %d (%s); want suspect, 6 held, none removed", r.Run.Status, r.Run.Held, r.Run.Removed, r.Run.Reason)
+	}
+}
