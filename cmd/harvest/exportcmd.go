@@ -49,6 +49,11 @@ func cmdExport(ctx context.Context, e *env, args []string) error {
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
+	// Check every flag before touching the database.
+	var probe store.ChangeFilter
+	if err := applySince(&probe, since, e.now()); err != nil {
+		return err
+	}
 	st, err := openStoreForReading(ctx, e, *dbPath, logger())
 	if err != nil {
 		return err

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/harvest-dev/harvest/demo/site"
+)
+
+// harvestCLI runs the harvest command line in-process, as main does.
+func harvestCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(context.Background(), args, &env{stdout: &out, stderr: &errb, getenv: func(string) string { return "" }, now: time.Now})
+	return out.String(), errb.String(), code
+}
+
+// TestDemoThreeNightsThenExport runs the README's first command and then
+// reads the exports back the way a data team would.
+func TestDemoThreeNightsThenExport(t *testing.T) {
+	dir := t.TempDir()
+	out, stderr, code := harvestCLI(t, "demo", "--out", dir)
+	if code != 0 {
+		t.Fatalf("demo exited %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
+	}
+	lib, err := site.New(site.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := lib.Changes()
+	night1 := len(lib.Publications(1))
+	for _, line := range []string{
+		"night 1  demo-trafficking: run 1 complete",
+		"records seen " + itoa(night1),
+		"added " + itoa(night1) + ", updated 0, removed 0, restored 0",
+		"night 2  demo-trafficking: run 2 complete",
+		"added " + itoa(len(want.Added)) + ", updated " + itoa(len(want.Updated)) + ", removed 0, restored 0",
+		"night 3  demo-trafficking: run 3 complete",
+		"added 0, updated 0, removed " + itoa(len(want.Removed)) + ", restored 0",
+		"change files: " + filepath.Join(dir, "changes", "demo-trafficking", "3"),
+	} {
+		if !strings.Contains(out, line) {
+			t.Errorf("demo output lacks %q:\n%s", line, out)
+		}
+	}
+	db := filepath.Join(dir, "harvest.db")
+
+	// Changes since night 2 as CSV, read back with encoding/csv.
+	csvPath := filepath.Join(dir, "changes.csv")
+	if _, se, code := harvestCLI(t, "export", "changes", "--db", db, "--since", "2", "--format", "csv", "--out", csvPath); code != 0 {
+		t.Fatalf("export changes: exit %d: %s", code, se)
+	}
+	raw, err := os.ReadFile(csvPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(raw, []byte("\r\n")) {
+		t.Error("CSV rows do not end in CRLF")
+	}
+	rows, err := csv.NewReader(bytes.NewReader(raw)).ReadAll()
+	if err != nil {
+		t.Fatalf("changes CSV does not parse: %v", err)
+	}
+	col := map[string]int{}
+	for i, h := range rows[0] {
+		col[h] = i
+	}
+	for _, h := range []string{"kind", "run_id", "key", "title", "changed_fields", "before", "after"} {
+		if _, ok := col[h]; !ok {
+			t.Fatalf("changes CSV lacks column %q: %v", h, rows[0])
+		}
+	}
+	kinds := map[string]int{}
+	var sawCountryEdit bool
+	for _, r := range rows[1:] {
+		kinds[r[col["kind"]]]++
+		if r[col["kind"]] == "updated" && strings.Contains(r[col["changed_fields"]], "countries") {
+			var before, after map[string]string
+			if err := json.Unmarshal([]byte(r[col["before"]]), &before); err != nil {
+				t.Fatalf("before %q: %v", r[col["before"]], err)
+			}
+			if err := json.Unmarshal([]byte(r[col["after"]]), &after); err != nil {
+				t.Fatalf("after %q: %v", r[col["after"]], err)
+			}
+			if before["countries"] == after["countries"] || !strings.HasPrefix(after["countries"], before["countries"]) {
+				t.Errorf("country edit before %q after %q: want a country added", before["countries"], after["countries"])
+			}
+			sawCountryEdit = true
+		}
+	}
+	if kinds["added"] != len(want.Added) || kinds["updated"] != len(want.Updated) || kinds["removed"] != len(want.Removed) {
+		t.Errorf("changes since run 2 by kind = %v, want added %d updated %d removed %d", kinds, len(want.Added), len(want.Updated), len(want.Removed))
+	}
+	if !sawCountryEdit {
+		t.Error("no updated row with a countries before/after")
+	}
+
+	// The snapshot as JSON, read back with encoding/json.
+	js, se, code := harvestCLI(t, "export", "records", "--db", db, "--format", "json")
+	if code != 0 {
+		t.Fatalf("export records: exit %d: %s", code, se)
+	}
+	var doc struct {
+		SchemaVersion int `json:"schema_version"`
+		Records       []struct {
+			Key     string   `json:"key"`
+			Title   string   `json:"title"`
+			Authors []string `json:"authors"`
+		} `json:"records"`
+	}
+	if err := json.Unmarshal([]byte(js), &doc); err != nil {
+		t.Fatalf("records JSON: %v", err)
+	}
+	current := len(lib.Publications(3))
+	if doc.SchemaVersion != 1 || len(doc.Records) != current {
+		t.Errorf("records JSON: schema %d, %d records; want 1, %d", doc.SchemaVersion, len(doc.Records), current)
+	}
+	for _, r := range doc.Records {
+		if strings.HasSuffix(r.Key, want.Removed[0].Path) {
+			t.Errorf("removed publication %s still in the snapshot", want.Removed[0].Slug)
+		}
+	}
+
+	// harvest runs lists the three nights.
+	runs, _, code := harvestCLI(t, "runs", "--db", db)
+	if code != 0 || strings.Count(runs, "complete") != 3 {
+		t.Errorf("runs (exit %d):\n%s", code, runs)
+	}
+}
+
+func TestHelpAndUsage(t *testing.T) {
+	out, _, code := harvestCLI(t, "--help")
+	if code != 0 || !strings.Contains(out, "crawl") || !strings.Contains(out, "demo") {
+		t.Errorf("--help (exit %d):\n%s", code, out)
+	}
+	for _, cmd := range []string{"crawl", "demo", "extract", "runs"} {
+		_, se, code := harvestCLI(t, cmd, "--help")
+		if code != 0 || !strings.Contains(se, "Usage: harvest "+cmd) {
+			t.Errorf("%s --help exit %d:\n%s", cmd, code, se)
+		}
+	}
+	if _, se, code := harvestCLI(t, "nonsense"); code != 2 || !strings.Contains(se, `unknown command "nonsense"`) {
+		t.Errorf("unknown command: exit %d: %s", code, se)
+	}
+	if _, se, code := harvestCLI(t, "export", "changes", "--since", "yesterday", "--db", "x.db"); code != 2 || !strings.Contains(se, "--since") {
+		t.Errorf("bad --since: exit %d: %s", code, se)
+	}
+}
+
+func TestSeedsCheck(t *testing.T) {
+	out, se, code := harvestCLI(t, "seeds", "check", "../../seeds/testdata/drupal.good.yaml")
+	if code != 0 || !strings.Contains(out, "ok ") {
+		t.Errorf("good seed: exit %d\n%s%s", code, out, se)
+	}
+	out, se, code = harvestCLI(t, "seeds", "check", "../../seeds/testdata/bad-regex.bad.yaml", "../../seeds/testdata/no-title.bad.yaml")
+	if code != 1 {
+		t.Errorf("bad seeds: exit %d, want 1", code)
+	}
+	for _, want := range []string{"bad-regex.bad.yaml:7: fields.year.regex: bad regex", "no-title.bad.yaml:5: fields: missing: a title rule"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("seeds check output lacks %q:\n%s%s", want, out, se)
+		}
+	}
+}
+
+func TestExtractJSONLFromSavedPage(t *testing.T) {
+	dir := t.TempDir()
+	lib, err := site.New(site.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed := filepath.Join(dir, "demo.yaml")
+	if err := os.WriteFile(seed, site.SeedYAML("https://library.example.org"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	page := filepath.Join(dir, "page0.html")
+	if err := os.WriteFile(page, renderListing(t, lib), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, se, code := harvestCLI(t, "extract", "--seed", seed, "--file", page, "--base-url", "https://library.example.org/resources?category=trafficking", "--format", "jsonl")
+	if code != 0 {
+		t.Fatalf("extract exit %d: %s", code, se)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 10 {
+		t.Fatalf("extract printed %d lines, want 10 records:\n%s", len(lines), out)
+	}
+	var first struct {
+		URL   string            `json:"url"`
+		Title string            `json:"title"`
+		Extra map[string]string `json:"extra"`
+	}
+	if err := json.Unmarshal([]byte(lines[0]), &first); err != nil {
+		t.Fatalf("line 1 is not JSON: %v", err)
+	}
+	p0 := lib.Publications(1)[0]
+	if first.Title != p0.Title || first.URL != "https://library.example.org"+p0.Path() || first.Extra == nil {
+		t.Errorf("first record = %+v, want title %q url %s and an extra object", first, p0.Title, p0.Path())
+	}
+
+	table, _, code := harvestCLI(t, "extract", "--seed", seed, "--file", page)
+	if code != 0 || !strings.Contains(table, "field fill:") || !strings.Contains(table, "10/10") {
+		t.Errorf("table view (exit %d):\n%s", code, table)
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
