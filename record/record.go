@@ -179,35 +179,64 @@ func List(vs []string) []string {
 
 // Hash is the content hash used for change detection: SHA-256 over the
 // content fields and extras, minus the excluded field names (record field
-// names or extra names). Bookkeeping fields never count.
+// names or extra names). List values are hashed one by one, so
+// ["a; b"] and ["a", "b"] differ. Bookkeeping fields never count.
 func (r *Record) Hash(exclude []string) string {
-	skip := make(map[string]bool, len(exclude))
-	for _, e := range exclude {
-		skip[strings.TrimPrefix(e, "extra.")] = true
+	skip := func(string) bool { return false }
+	if len(exclude) > 0 {
+		m := make(map[string]bool, len(exclude))
+		for _, e := range exclude {
+			m[strings.TrimPrefix(e, "extra.")] = true
+		}
+		skip = func(f string) bool { return m[f] }
 	}
 	h := sha256.New()
+	buf := make([]byte, 0, 1024)
+	field := func(name string, values ...string) {
+		// Length-prefixed so that no two different records hash alike.
+		buf = append(buf[:0], name...)
+		buf = append(buf, 0)
+		buf = strconv.AppendInt(buf, int64(len(values)), 10)
+		for _, v := range values {
+			buf = append(buf, 0)
+			buf = strconv.AppendInt(buf, int64(len(v)), 10)
+			buf = append(buf, ':')
+			buf = append(buf, v...)
+		}
+		buf = append(buf, '\n')
+		h.Write(buf)
+	}
 	for _, f := range Fields {
-		if skip[f] {
+		if skip(f) {
 			continue
 		}
-		writeField(h, f, r.Get(f))
-	}
-	keys := make([]string, 0, len(r.Extra))
-	for k := range r.Extra {
-		if !skip[k] {
-			keys = append(keys, k)
+		switch f {
+		case "countries":
+			field(f, r.Countries...)
+		case "regions":
+			field(f, r.Regions...)
+		case "authors":
+			field(f, r.Authors...)
+		case "categories":
+			field(f, r.Categories...)
+		default:
+			field(f, r.Get(f))
 		}
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		writeField(h, "extra."+k, r.Extra[k])
+	if len(r.Extra) > 0 {
+		keys := make([]string, 0, len(r.Extra))
+		for k := range r.Extra {
+			if !skip(k) {
+				keys = append(keys, k)
+			}
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			field("extra."+k, r.Extra[k])
+		}
 	}
-	return hex.EncodeToString(h.Sum(nil))
-}
-
-func writeField(h interface{ Write([]byte) (int, error) }, name, value string) {
-	// Length-prefixed so that no two different records hash alike.
-	h.Write([]byte(strconv.Itoa(len(name)) + ":" + name + strconv.Itoa(len(value)) + ":" + value))
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(h.Sum(sum[:0]))
 }
 
 // FallbackKey is the identity of a record without a usable key field: a
