@@ -69,7 +69,7 @@ func findLabel(scope []*html.Node, labels []string) (*html.Node, string) {
 
 func findLabelIn(n *html.Node, labels []string) (*html.Node, string) {
 	if n.Type == html.TextNode {
-		if strings.TrimSpace(n.Data) == "" {
+		if !mayStartWith(n.Data, labels) {
 			return nil, ""
 		}
 		t := normText(n.Data)
@@ -103,6 +103,28 @@ func findLabelIn(n *html.Node, labels []string) (*html.Node, string) {
 		}
 	}
 	return nil, ""
+}
+
+// mayStartWith is a cheap filter before normalising a text node: does its
+// first visible character match the first character of some label?
+func mayStartWith(s string, labels []string) bool {
+	s = strings.TrimLeftFunc(s, func(r rune) bool { return unicode.IsSpace(r) || r == '\u200b' || r == '\ufeff' })
+	if s == "" {
+		return false
+	}
+	r, _ := utf8.DecodeRuneInString(s)
+	lr := unicode.ToLower(r)
+	for _, l := range labels {
+		f, _ := utf8.DecodeRuneInString(l)
+		if f == r || f == lr {
+			return true
+		}
+		// A decomposed first letter (NFD) normalises to another rune.
+		if r < utf8.RuneSelf && f >= utf8.RuneSelf {
+			return true
+		}
+	}
+	return false
 }
 
 // labelElement climbs from the text node t to the element that is the

@@ -121,8 +121,25 @@ var (
 	perPageRE    = regexp.MustCompile(`(?i)^\s*(?:per\s+page|por\s+página|par\s+page|pro\s+seite)`)
 )
 
-// pageTotal reads the page's own count of results from its text, 0 when
-// it states none clearly.
+// docTotal reads the page's own count of results: only short lines
+// (block-separated) that hold a digit are read, so a number in a long
+// summary never passes for the count.
+func docTotal(doc *html.Node) int {
+	var b strings.Builder
+	writeText(&b, doc)
+	for _, line := range strings.Split(b.String(), "\n") {
+		if len(line) > 300 || !strings.ContainsAny(line, "0123456789") {
+			continue
+		}
+		if n := pageTotal(normText(line)); n > 0 {
+			return n
+		}
+	}
+	return 0
+}
+
+// pageTotal reads a count of results from one line of text, 0 when it
+// states none clearly.
 func pageTotal(text string) int {
 	for _, m := range rangeTotalRE.FindAllStringSubmatchIndex(text, -1) {
 		a, _ := FirstInt(text[m[2]:m[3]])

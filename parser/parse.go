@@ -116,7 +116,7 @@ func (r *Rules) Parse(pageURL string, body []byte) (*Result, error) {
 	if res.Facts.ScriptPager {
 		p.warn(0, "", "the pager works only through scripts or form posts; this run covers one page")
 	}
-	res.Facts.Total = pageTotal(nodeText(p.doc))
+	res.Facts.Total = docTotal(p.doc)
 	if len(items) == 0 {
 		res.Facts.ScriptList = scriptBuilt(p.doc)
 		if res.Facts.ScriptList {

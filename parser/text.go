@@ -2,6 +2,7 @@ package parser
 
 import (
 	"strings"
+	"unicode"
 
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
@@ -141,17 +142,35 @@ func attr(n *html.Node, key string) (string, bool) {
 	return "", false
 }
 
-// hasContent reports whether n shows any text (or is an element that
-// usually carries a value without text, such as an image or a link).
+// hasContent reports whether n shows any text, stopping at the first
+// visible non-space character.
 func hasContent(n *html.Node) bool {
 	switch n.Type {
 	case html.TextNode:
-		return strings.TrimSpace(strings.ReplaceAll(n.Data, "\u00a0", " ")) != ""
+		return !isBlank(n.Data)
 	case html.ElementNode:
 		if invisible(n) {
 			return false
 		}
-		return nodeText(n) != ""
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			if hasContent(c) {
+				return true
+			}
+		}
 	}
 	return false
+}
+
+// isBlank reports whether s holds only white space (as record.Text sees
+// it: Unicode spaces, zero-width spaces, controls).
+func isBlank(s string) bool {
+	for _, c := range s {
+		if c == ' ' || c == '\n' || c == '\t' || c == '\r' {
+			continue
+		}
+		if !unicode.IsSpace(c) && c != '\u200b' && c != '\ufeff' && !unicode.IsControl(c) {
+			return false
+		}
+	}
+	return true
 }
