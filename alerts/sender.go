@@ -3,6 +3,7 @@ package alerts
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -87,6 +88,8 @@ type Sender struct {
 	guarded *http.Client
 	open    *http.Client
 
+	obMu sync.Mutex // one Outbox call at a time
+
 	mu       sync.Mutex
 	disabled map[string]string // name -> reason
 }
@@ -155,50 +158,122 @@ func (s *Sender) disable(name, reason string) {
 }
 
 // SendDue makes one pass over the outbox: it takes up to Batch due
-// deliveries, oldest first, and posts each one. A 2xx marks it delivered
-// (sent); 410 Gone marks it dead and disables its subscription; any other
-// answer or a connection error marks it failed with a jittered exponential
-// backoff (failed), or dead once MaxAge has passed since its CreatedAt.
-// Deliveries of unknown or disabled subscriptions are marked dead. err is
-// an outbox error (the pass stops there) or ctx's.
+// deliveries, oldest first, and posts them, each subscription's in order
+// and different subscriptions' in parallel. A 2xx marks a delivery
+// delivered (sent); 410 Gone marks it dead and disables its subscription;
+// any other answer or a connection error marks it failed with a jittered
+// exponential backoff, or dead once MaxAge has passed since its CreatedAt.
+// After a failure, the subscription's later deliveries in the batch are
+// not posted in this pass but rescheduled to the same next attempt (their
+// Attempts unchanged), so a receiver that is down costs one request per
+// pass, not one per event. Deliveries of unknown or disabled subscriptions
+// are marked dead. failed counts every delivery not delivered in the pass.
+// err is an outbox error (that subscription's lane stops there) or ctx's.
 func (s *Sender) SendDue(ctx context.Context) (sent, failed int, err error) {
 	due, err := s.cfg.Outbox.Due(ctx, s.cfg.Now(), s.cfg.Batch)
 	if err != nil {
 		return 0, 0, fmt.Errorf("webhook outbox: list due deliveries: %w", err)
 	}
+	var order []string
+	lanes := map[string][]Delivery{}
 	for _, d := range due {
+		if _, ok := lanes[d.Subscription]; !ok {
+			order = append(order, d.Subscription)
+		}
+		lanes[d.Subscription] = append(lanes[d.Subscription], d)
+	}
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	for _, name := range order {
+		wg.Add(1)
+		go func(ds []Delivery) {
+			defer wg.Done()
+			n, f, err := s.lane(ctx, ds)
+			mu.Lock()
+			defer mu.Unlock()
+			sent += n
+			failed += f
+			if err != nil {
+				errs = append(errs, err)
+			}
+		}(lanes[name])
+	}
+	wg.Wait()
+	return sent, failed, errors.Join(errs...)
+}
+
+// lane delivers one subscription's due deliveries in order.
+func (s *Sender) lane(ctx context.Context, ds []Delivery) (sent, failed int, err error) {
+	var deferTo time.Time // set after a failure: later deliveries wait with it
+	var deferWhy string
+	for _, d := range ds {
 		if err := ctx.Err(); err != nil {
 			return sent, failed, err
 		}
-		ok, err := s.deliver(ctx, d)
+		if !deferTo.IsZero() {
+			failed++
+			if err := s.postpone(ctx, d, deferTo, deferWhy); err != nil {
+				return sent, failed, err
+			}
+			continue
+		}
+		ok, next, why, err := s.deliver(ctx, d)
 		if err != nil {
 			return sent, failed, err
 		}
 		if ok {
 			sent++
-		} else {
-			failed++
+			continue
+		}
+		failed++
+		if !next.IsZero() {
+			deferTo, deferWhy = next, why
 		}
 	}
 	return sent, failed, nil
 }
 
-// deliver attempts one delivery and records the outcome. ok reports a 2xx.
-func (s *Sender) deliver(ctx context.Context, d Delivery) (ok bool, err error) {
-	log := s.cfg.Logger.With("subscription", d.Subscription, "event", d.EventID, "delivery", d.ID)
-	dead := func(reason string) (bool, error) {
-		log.Warn("webhook delivery given up", "reason", reason, "attempts", d.Attempts)
-		if err := s.cfg.Outbox.MarkDead(ctx, d.ID, reason); err != nil {
-			return false, fmt.Errorf("webhook outbox: mark delivery %d (%s) dead: %w", d.ID, d.EventID, err)
-		}
-		return false, nil
+// postpone reschedules a delivery not attempted because an earlier one to
+// the same subscription just failed, or gives it up when it is too old.
+func (s *Sender) postpone(ctx context.Context, d Delivery, next time.Time, why string) error {
+	if age := s.cfg.Now().Sub(d.CreatedAt); age >= s.cfg.MaxAge {
+		return s.markDead(ctx, d, fmt.Sprintf("not delivered within the max age %s: %s", s.cfg.MaxAge, why))
 	}
+	if limit := d.CreatedAt.Add(s.cfg.MaxAge); next.After(limit) {
+		next = limit
+	}
+	s.obMu.Lock()
+	defer s.obMu.Unlock()
+	if err := s.cfg.Outbox.MarkFailed(ctx, d.ID, d.Attempts, next, "not attempted, an earlier delivery failed: "+why); err != nil {
+		return fmt.Errorf("webhook outbox: reschedule delivery %d (%s): %w", d.ID, d.EventID, err)
+	}
+	return nil
+}
+
+func (s *Sender) markDead(ctx context.Context, d Delivery, reason string) error {
+	s.cfg.Logger.Warn("webhook delivery given up", "subscription", d.Subscription, "event", d.EventID,
+		"delivery", d.ID, "reason", reason, "attempts", d.Attempts)
+	s.obMu.Lock()
+	defer s.obMu.Unlock()
+	if err := s.cfg.Outbox.MarkDead(ctx, d.ID, reason); err != nil {
+		return fmt.Errorf("webhook outbox: mark delivery %d (%s) dead: %w", d.ID, d.EventID, err)
+	}
+	return nil
+}
+
+// deliver attempts one delivery and records the outcome. ok reports a 2xx;
+// after a failure to be retried, next is the retry time and why the error.
+func (s *Sender) deliver(ctx context.Context, d Delivery) (ok bool, next time.Time, why string, err error) {
+	log := s.cfg.Logger.With("subscription", d.Subscription, "event", d.EventID, "delivery", d.ID)
 	sub, known := s.subs[d.Subscription]
 	if !known {
-		return dead(fmt.Sprintf("subscription %q is not in the alerts file", d.Subscription))
+		return false, time.Time{}, "", s.markDead(ctx, d, fmt.Sprintf("subscription %q is not in the alerts file", d.Subscription))
 	}
-	if why, off := s.disabledReason(d.Subscription); off {
-		return dead("subscription disabled: " + why)
+	if reason, off := s.disabledReason(d.Subscription); off {
+		return false, time.Time{}, "", s.markDead(ctx, d, "subscription disabled: "+reason)
 	}
 
 	status, detail, retryAfter, sendErr := s.post(ctx, sub, d)
@@ -206,37 +281,46 @@ func (s *Sender) deliver(ctx context.Context, d Delivery) (ok bool, err error) {
 	attempts := d.Attempts + 1
 	switch {
 	case sendErr == nil && status >= 200 && status < 300:
-		if err := s.cfg.Outbox.MarkDelivered(ctx, d.ID, now); err != nil {
-			return false, fmt.Errorf("webhook outbox: mark delivery %d (%s) delivered: %w", d.ID, d.EventID, err)
+		s.obMu.Lock()
+		err := s.cfg.Outbox.MarkDelivered(ctx, d.ID, now)
+		s.obMu.Unlock()
+		if err != nil {
+			return false, time.Time{}, "", fmt.Errorf("webhook outbox: mark delivery %d (%s) delivered: %w", d.ID, d.EventID, err)
 		}
 		log.Debug("webhook delivered", "status", status, "attempts", attempts)
-		return true, nil
+		return true, time.Time{}, "", nil
 	case sendErr == nil && status == http.StatusGone:
 		reason := fmt.Sprintf("%s answered 410 Gone", sub.URL)
 		s.disable(sub.Name, reason)
-		return dead(reason)
+		d.Attempts = attempts
+		return false, time.Time{}, "", s.markDead(ctx, d, reason)
 	}
 	if sendErr != nil && ctx.Err() != nil {
 		// Shutting down mid-request: not the receiver's fault, leave the
 		// row due as it was.
-		return false, ctx.Err()
+		return false, time.Time{}, "", ctx.Err()
 	}
 	lastErr := detail
 	if sendErr != nil {
 		lastErr = sendErr.Error()
 	}
 	if age := now.Sub(d.CreatedAt); age >= s.cfg.MaxAge {
-		return dead(fmt.Sprintf("still failing after %d attempts over %s (max age %s): %s", attempts, age.Round(time.Second), s.cfg.MaxAge, lastErr))
+		d.Attempts = attempts
+		err := s.markDead(ctx, d, fmt.Sprintf("still failing after %d attempts over %s (max age %s): %s", attempts, age.Round(time.Second), s.cfg.MaxAge, lastErr))
+		return false, now.Add(s.backoff(attempts)), lastErr, err
 	}
-	next := now.Add(max(s.backoff(attempts), retryAfter))
+	next = now.Add(max(s.backoff(attempts), retryAfter))
 	if limit := d.CreatedAt.Add(s.cfg.MaxAge); next.After(limit) {
 		next = limit // one last attempt at the deadline
 	}
 	log.Info("webhook delivery failed, will retry", "error", lastErr, "attempts", attempts, "next", next)
-	if err := s.cfg.Outbox.MarkFailed(ctx, d.ID, attempts, next, lastErr); err != nil {
-		return false, fmt.Errorf("webhook outbox: mark delivery %d (%s) failed: %w", d.ID, d.EventID, err)
+	s.obMu.Lock()
+	err = s.cfg.Outbox.MarkFailed(ctx, d.ID, attempts, next, lastErr)
+	s.obMu.Unlock()
+	if err != nil {
+		return false, time.Time{}, "", fmt.Errorf("webhook outbox: mark delivery %d (%s) failed: %w", d.ID, d.EventID, err)
 	}
-	return false, nil
+	return false, next, lastErr, nil
 }
 
 // backoff is the jittered wait after the attempts-th failed attempt.
@@ -293,9 +377,13 @@ func (s *Sender) post(ctx context.Context, sub Subscription, d Delivery) (status
 		detail += ": " + t
 	}
 	if res.StatusCode == http.StatusTooManyRequests || res.StatusCode == http.StatusServiceUnavailable {
-		if secs, err := strconv.Atoi(strings.TrimSpace(res.Header.Get("Retry-After"))); err == nil && secs > 0 {
-			retryAfter = min(time.Duration(secs)*time.Second, MaxBackoff)
+		v := strings.TrimSpace(res.Header.Get("Retry-After"))
+		if secs, err := strconv.Atoi(v); err == nil && secs > 0 {
+			retryAfter = time.Duration(secs) * time.Second
+		} else if t, err := http.ParseTime(v); err == nil {
+			retryAfter = t.Sub(ts)
 		}
+		retryAfter = min(max(retryAfter, 0), MaxBackoff)
 	}
 	return res.StatusCode, detail, retryAfter, nil
 }

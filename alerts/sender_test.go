@@ -156,18 +156,27 @@ func TestSenderRetriesUntilReceiverIsBack(t *testing.T) {
 	s := NewSender(SenderConfig{Outbox: ob, Subscriptions: subs, Now: clk.Now, Rand: half})
 	ctx := context.Background()
 
-	// Three passes with the receiver down: 30s, then 60s, then 120s apart.
+	// Three passes with the receiver down, 30s, then 60s, then 120s apart.
+	// Each pass tries the oldest event only and holds the others back to
+	// the same time: a receiver that is down costs one request per pass.
 	for i, wait := range []time.Duration{30 * time.Second, 60 * time.Second, 120 * time.Second} {
 		sent, failed, err := s.SendDue(ctx)
 		if err != nil || sent != 0 || failed != 3 {
 			t.Fatalf("pass %d: %d sent, %d failed, %v", i, sent, failed, err)
 		}
-		for _, r := range ob.snapshot() {
+		for j, r := range ob.snapshot() {
 			f := r.fails[len(r.fails)-1]
-			if f.attempts != i+1 || !f.next.Equal(clk.Now().Add(wait)) || !strings.Contains(f.lastErr, "503 Service Unavailable") {
-				t.Fatalf("pass %d: MarkFailed(attempts %d, next %v, %q); want attempts %d, next now+%s",
-					i, f.attempts, f.next.Sub(clk.Now()), f.lastErr, i+1, wait)
+			wantAttempts, wantErr := i+1, "503 Service Unavailable"
+			if j > 0 {
+				wantAttempts, wantErr = 0, "not attempted, an earlier delivery failed: POST "+rc.URL+": 503"
 			}
+			if f.attempts != wantAttempts || !f.next.Equal(clk.Now().Add(wait)) || !strings.Contains(f.lastErr, wantErr) {
+				t.Fatalf("pass %d, delivery %d: MarkFailed(attempts %d, next now+%s, %q); want attempts %d, next now+%s, %q",
+					i, j, f.attempts, f.next.Sub(clk.Now()), f.lastErr, wantAttempts, wait, wantErr)
+			}
+		}
+		if n := len(rc.seen()); n != i+1 {
+			t.Fatalf("pass %d: receiver saw %d requests in all, want %d", i, n, i+1)
 		}
 		// Not due before its time.
 		clk.Advance(wait - time.Second)
@@ -186,8 +195,9 @@ func TestSenderRetriesUntilReceiverIsBack(t *testing.T) {
 		t.Fatal("delivered events were sent again")
 	}
 
-	// Every event reached the receiver exactly once with a 2xx, after four
-	// attempts with the same webhook-id and a fresh, valid signature each.
+	// Every event reached the receiver exactly once with a 2xx; the oldest
+	// after four attempts with the same webhook-id and a fresh, valid
+	// signature each.
 	perID := map[string][]attempt{}
 	for _, a := range rc.seen() {
 		if a.verifyErr != nil {
@@ -198,22 +208,48 @@ func TestSenderRetriesUntilReceiverIsBack(t *testing.T) {
 	if len(perID) != 3 {
 		t.Fatalf("receiver saw ids %v", perID)
 	}
-	for id, as := range perID {
-		if len(as) != 4 {
-			t.Errorf("%s: %d attempts, want 4", id, len(as))
+	for j, r := range ob.snapshot() {
+		as := perID[r.d.EventID]
+		want := 1
+		if j == 0 {
+			want = 4
+		}
+		if len(as) != want || r.d.Attempts != want || r.deliveredAt.IsZero() || r.dead != "" {
+			t.Errorf("%s: %d requests, attempts %d, delivered %v, dead %q; want %d attempts, delivered",
+				r.d.EventID, len(as), r.d.Attempts, r.deliveredAt, r.dead, want)
 		}
 		ts := map[string]bool{}
 		for _, a := range as {
 			ts[a.ts] = true
 		}
-		if len(ts) != 4 {
-			t.Errorf("%s: timestamps %v, want a fresh one per attempt", id, ts)
+		if len(ts) != len(as) {
+			t.Errorf("%s: timestamps %v, want a fresh one per attempt", r.d.EventID, ts)
 		}
 	}
-	for _, r := range ob.snapshot() {
-		if r.deliveredAt.IsZero() || r.dead != "" || r.d.Attempts != 4 {
-			t.Errorf("%s: delivered %v, dead %q, attempts %d", r.d.EventID, r.deliveredAt, r.dead, r.d.Attempts)
-		}
+}
+
+// A receiver that is down does not hold up another subscription's
+// deliveries, and only its oldest is tried.
+func TestSenderLanesAreIndependent(t *testing.T) {
+	clk := &clock{t: t0}
+	down := newReceiver(t, "k", clk, func(int, http.ResponseWriter) int { return http.StatusBadGateway })
+	up := newReceiver(t, "k", clk, nil)
+	subs := []Subscription{
+		{Name: "down", URL: down.URL, Secret: "k", Mode: ModeEach, AllowPrivateNetworks: true},
+		{Name: "up", URL: up.URL, Secret: "k", Mode: ModeEach, AllowPrivateNetworks: true},
+	}
+	ob := &memOutbox{}
+	ob.add(BuildEvents(subs, store.Run{ID: 1}, threeChanges(), clk.Now())...)
+	s := NewSender(SenderConfig{Outbox: ob, Subscriptions: subs, Now: clk.Now, Rand: half, Batch: 4})
+	// Batch 4 holds the three "down" events and the first "up" one.
+	if sent, failed, err := s.SendDue(context.Background()); sent != 1 || failed != 3 || err != nil {
+		t.Fatalf("pass 1: %d sent, %d failed, %v", sent, failed, err)
+	}
+	if sent, failed, err := s.SendDue(context.Background()); sent != 2 || failed != 0 || err != nil {
+		t.Fatalf("pass 2 (down's deliveries wait for their backoff): %d sent, %d failed, %v", sent, failed, err)
+	}
+	if len(down.seen()) != 1 || len(up.seen()) != 3 {
+		t.Errorf("down saw %d requests, up %d; want 1 and 3", len(down.seen()), len(up.seen()))
 	}
 }
 
@@ -254,6 +290,20 @@ func TestSenderRetryAfter(t *testing.T) {
 	}
 	if f := ob.snapshot()[0].fails[0]; !f.next.Equal(t0.Add(5*time.Minute)) || !strings.Contains(f.lastErr, "429") {
 		t.Errorf("next %v, lastErr %q; want Retry-After's 5m honoured", f.next.Sub(t0), f.lastErr)
+	}
+
+	// Retry-After as an HTTP date, on a 503.
+	rc2 := newReceiver(t, "k", clk, func(_ int, w http.ResponseWriter) int {
+		w.Header().Set("Retry-After", t0.Add(10*time.Minute).Format(http.TimeFormat))
+		return http.StatusServiceUnavailable
+	})
+	subs[0].URL = rc2.URL
+	ob = &memOutbox{}
+	ob.add(BuildEvents(subs, store.Run{ID: 1}, threeChanges()[:1], clk.Now())...)
+	s = NewSender(SenderConfig{Outbox: ob, Subscriptions: subs, Now: clk.Now, Rand: half})
+	s.SendDue(context.Background())
+	if f := ob.snapshot()[0].fails[0]; !f.next.Equal(t0.Add(10 * time.Minute)) {
+		t.Errorf("next %v; want the Retry-After date (10m)", f.next.Sub(t0))
 	}
 }
 
