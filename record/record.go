@@ -299,3 +299,46 @@ func (r *Record) MarshalContent() ([]byte, error) {
 	c.FirstSeen, c.LastSeen, c.LastChanged, c.RemovedAt, c.ContentHash = time.Time{}, time.Time{}, time.Time{}, nil, ""
 	return json.Marshal(&c)
 }
+
+// Set assigns a field from one string, the inverse of Get: list fields
+// are split on ListSep, year is parsed (0 when not a number), names that
+// are not record fields go to Extra ("extra." prefix optional). An empty
+// value clears the field.
+func (r *Record) Set(name, value string) {
+	split := func() []string {
+		if value == "" {
+			return nil
+		}
+		return List(strings.Split(value, ListSep))
+	}
+	switch name {
+	case "url":
+		r.URL = value
+	case "title":
+		r.Title = value
+	case "summary":
+		r.Summary = value
+	case "countries":
+		r.Countries = split()
+	case "regions":
+		r.Regions = split()
+	case "authors":
+		r.Authors = split()
+	case "categories":
+		r.Categories = split()
+	case "year":
+		r.Year, _ = strconv.Atoi(value)
+	case "language":
+		r.Language = value
+	default:
+		name = strings.TrimPrefix(name, "extra.")
+		if value == "" {
+			delete(r.Extra, name)
+			return
+		}
+		if r.Extra == nil {
+			r.Extra = map[string]string{}
+		}
+		r.Extra[name] = value
+	}
+}

@@ -136,3 +136,20 @@ func BenchmarkHash(b *testing.B) {
 		r.Hash(nil)
 	}
 }
+
+func TestSetIsGetsInverse(t *testing.T) {
+	src := sample()
+	src.Authors = []string{"María Dolores París Pombo", "Jesús Peña Muñoz"}
+	var dst Record
+	for _, f := range append(append([]string{}, Fields...), "extra.pdf") {
+		dst.Set(f, src.Get(f))
+	}
+	dst.Source, dst.Key = src.Source, src.Key
+	if dst.Hash(nil) != src.Hash(nil) {
+		t.Errorf("Set(Get()) lost something: %+v vs %+v", dst, src)
+	}
+	dst.Set("pdf", "")
+	if _, ok := dst.Extra["pdf"]; ok {
+		t.Error("Set with an empty value did not clear the extra")
+	}
+}

@@ -185,6 +185,14 @@ func whereClause(where []string) string {
 // fn stops the walk and is returned as is.
 func (s *Store) EachRecord(ctx context.Context, f RecordFilter, fn func(*record.Record) error) error {
 	where, args := inList(nil, nil, "r.source", f.Sources)
+	if len(f.Keys) > 0 {
+		keys, err := json.Marshal(f.Keys)
+		if err != nil {
+			return fmt.Errorf("list records: %w", err)
+		}
+		where = append(where, "r.key IN (SELECT value FROM json_each(?))")
+		args = append(args, string(keys))
+	}
 	if !f.IncludeRemoved {
 		where = append(where, "r.removed_at IS NULL")
 	}

@@ -768,6 +768,10 @@ func TestQueriesAndFilters(t *testing.T) {
 	if n := len(records(t, s, RecordFilter{Sources: []string{"a"}, IncludeRemoved: true})); n != 10 {
 		t.Fatalf("records of a with removed = %d", n)
 	}
+	byKey := records(t, s, RecordFilter{Sources: []string{"a"}, Keys: []string{ra[1].Key, ra[2].Key, "no such key"}})
+	if len(byKey) != 2 || byKey["a "+ra[1].Key] == nil || byKey["a "+ra[2].Key] == nil {
+		t.Fatalf("records by key = %v", byKey)
+	}
 	if err := s.EachRecord(ctx, RecordFilter{}, func(*record.Record) error { return stop }); err != stop {
 		t.Fatalf("EachRecord stop: %v", err)
 	}

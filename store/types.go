@@ -122,6 +122,7 @@ type RunResult struct {
 // RecordFilter selects records.
 type RecordFilter struct {
 	Sources        []string // empty: all
+	Keys           []string // empty: all
 	IncludeRemoved bool
 }
 
