@@ -57,27 +57,40 @@ func foldPrefix(s, prefix string) (string, bool) {
 
 // findLabel returns the first node inside the scope whose text is one of
 // labels, in document order, and for a "Label: value" text node the rest
-// of its text. The node is nil when no label is found.
+// of its text. A text that is the label alone wins over a "Label: value"
+// line anywhere before it, so a summary beginning "Country: ..." does not
+// pass for the facet. The node is nil when no label is found.
 func findLabel(scope []*html.Node, labels []string) (*html.Node, string) {
+	var line labelLine
 	for _, root := range scope {
-		if n, rest := findLabelIn(root, labels); n != nil {
-			return n, rest
+		if n := findLabelIn(root, labels, &line); n != nil {
+			return n, ""
 		}
 	}
-	return nil, ""
+	return line.node, line.rest
 }
 
-func findLabelIn(n *html.Node, labels []string) (*html.Node, string) {
+// labelLine is the first "Label: value" text node met, kept while the
+// search goes on for a text that is the label alone.
+type labelLine struct {
+	node *html.Node
+	rest string
+}
+
+func findLabelIn(n *html.Node, labels []string, line *labelLine) *html.Node {
 	if n.Type == html.TextNode {
 		if !mayStartWith(n.Data, labels) {
-			return nil, ""
+			return nil
 		}
 		t := normText(n.Data)
 		key := labelKey(t)
 		for _, l := range labels {
 			if key == l {
-				return n, ""
+				return n
 			}
+		}
+		if line.node != nil {
+			return nil
 		}
 		for _, l := range labels {
 			rest, ok := foldPrefix(t, l)
@@ -85,24 +98,26 @@ func findLabelIn(n *html.Node, labels []string) (*html.Node, string) {
 				continue
 			}
 			rest = strings.TrimLeft(rest, " ")
-			if r, ok := strings.CutPrefix(rest, ":"); ok {
-				return n, strings.TrimSpace(r)
+			r, ok := strings.CutPrefix(rest, ":")
+			if !ok {
+				r, ok = strings.CutPrefix(rest, "：")
 			}
-			if r, ok := strings.CutPrefix(rest, "："); ok {
-				return n, strings.TrimSpace(r)
+			if ok {
+				line.node, line.rest = n, strings.TrimSpace(r)
+				return nil
 			}
 		}
-		return nil, ""
+		return nil
 	}
 	if n.Type != html.ElementNode && n.Type != html.DocumentNode || invisible(n) {
-		return nil, ""
+		return nil
 	}
 	for c := n.FirstChild; c != nil; c = c.NextSibling {
-		if f, rest := findLabelIn(c, labels); f != nil {
-			return f, rest
+		if f := findLabelIn(c, labels, line); f != nil {
+			return f
 		}
 	}
-	return nil, ""
+	return nil
 }
 
 // mayStartWith is a cheap filter before normalising a text node: does its
