@@ -17,6 +17,7 @@ type AddressError struct {
 	Reason string // "loopback address", "private address", ...
 }
 
+// Error names the address, why it was refused and how to allow it.
 func (e *AddressError) Error() string {
 	return fmt.Sprintf("refused to connect to %s: %s (set allow_private_networks: true on the subscription to allow it)", e.Addr, e.Reason)
 }

@@ -3,10 +3,24 @@
 // Webhooks style, or Slack), HMAC-SHA256 signing and a sender that works
 // off an outbox with retries and backoff.
 //
-// The package holds no state of its own beyond a Sender's in-memory list
-// of subscriptions disabled by a 410 Gone: events are built by
-// BuildEvents, kept by the store's outbox (the Outbox interface) and
-// posted by a Sender in its own loop, so sending never blocks a crawl.
+// Events are built by BuildEvents, kept by the store's outbox (the Outbox
+// interface) and posted by a Sender in its own loop, so sending never
+// blocks a crawl. The only state the package keeps is a Sender's list of
+// subscriptions disabled by a 410 Gone.
+//
+// A JSON delivery body looks like
+//
+//	{"type":"publication.added","timestamp":"2026-03-01T02:00:00Z",
+//	 "data":{"kind":"added","source":"iom-trafficking","key":"https://...",
+//	   "url":"https://...","title":"...","summary":"...","countries":["Mexico"],
+//	   "regions":[],"authors":[],"year":2024,"categories":["Trafficking"],
+//	   "change_id":12,"run_id":7,"at":"2026-03-01T02:00:00Z"}}
+//
+// with type publication.added, .updated (data.changes lists each field's
+// old and new value), .removed or .restored; run.digest (data: run_id,
+// source, status, total, omitted, publications[]); run.failed,
+// run.suspect or run.blocked (data: run_id, source, status, reason and
+// the run's counts). A Slack delivery is {"text": "..."}.
 package alerts
 
 import (
@@ -101,6 +115,7 @@ type Problem struct {
 	Msg  string
 }
 
+// Error reads "file:line: key: message".
 func (p *Problem) Error() string {
 	loc := p.File
 	if p.Line > 0 {
@@ -115,6 +130,7 @@ func (p *Problem) Error() string {
 // Problems is every problem found in an alerts file.
 type Problems []*Problem
 
+// Error lists every problem, one a line.
 func (ps Problems) Error() string {
 	s := make([]string, len(ps))
 	for i, p := range ps {

@@ -26,27 +26,30 @@ type Delivery struct {
 	CreatedAt    time.Time // when the event was created; MaxAge counts from here
 }
 
-// Outbox is where events wait for delivery. The store implements it; a
-// Sender is its only writer after the event rows are created (one row per
-// Event, due at once, Attempts 0).
+// Outbox is where events wait for delivery. The store implements it: it
+// writes one row per Event (in the transaction of the run that made it,
+// due at once, Attempts 0; an Event whose ID is already in the outbox is
+// not added again), and a Sender is the only writer afterwards.
 //
 // Contract:
 //   - Due returns at most limit deliveries that are neither delivered nor
 //     dead and whose next attempt is at or before now, oldest first
 //     (CreatedAt, then ID). A delivery never attempted is due at once.
 //   - MarkDelivered records that the receiver answered 2xx at the given
-//     time; the Sender calls it only after a 2xx. The row is never due
-//     again.
-//   - MarkFailed records a failed attempt: attempts is the total number
-//     of attempts made so far (the row's Attempts afterwards), next is the
-//     earliest time Due may return the row again, lastErr says what went
-//     wrong (status code and a bit of the body, or the connection error).
+//     time (one more attempt); the Sender calls it only after a 2xx. The
+//     row is never due again.
+//   - MarkFailed reschedules a row: attempts is the number of attempts made
+//     so far (the row's Attempts afterwards; unchanged when the row was
+//     held back without a request because an earlier delivery to the same
+//     subscription just failed), next is the earliest time Due may return
+//     the row again, lastErr says what went wrong (status and a bit of the
+//     body, or the connection error).
 //   - MarkDead gives a row up for good, with the reason (410 Gone, too
 //     old, subscription gone or disabled); it is never due again but
 //     stays for inspection.
 //
-// Every method is safe to call from one goroutine at a time; a Mark
-// naming an unknown id is an error.
+// A Sender calls one method at a time. A Mark naming an unknown id is an
+// error.
 type Outbox interface {
 	Due(ctx context.Context, now time.Time, limit int) ([]Delivery, error)
 	MarkDelivered(ctx context.Context, id int64, at time.Time) error
