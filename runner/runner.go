@@ -37,9 +37,11 @@ type Crawler interface {
 }
 
 // Store is what a run needs of the store: the remembered state of a page
-// (nil when unknown) and the transaction that applies a whole run.
+// (nil when unknown), the stored records of some keys (for the detail
+// follow), and the transaction that applies a whole run.
 type Store interface {
 	PageState(ctx context.Context, source, url string) (*store.PageState, error)
+	EachRecord(ctx context.Context, f store.RecordFilter, fn func(*record.Record) error) error
 	ApplyRun(ctx context.Context, in store.RunInput) (*store.RunResult, error)
 }
 
@@ -68,6 +70,9 @@ type Deps struct {
 	// Full ignores the remembered validators and body hashes: every page
 	// is fetched and parsed again (a periodic full sweep).
 	Full bool
+	// RefreshDetails fetches every item's detail page, not only those of
+	// new or changed items.
+	RefreshDetails bool
 }
 
 // Result is a stored run with what the run step observed on the way.
@@ -109,6 +114,7 @@ func Run(ctx context.Context, d Deps, s *seeds.Seed) (*Result, error) {
 	} else {
 		w.fetcher = fetcher
 		w.run(ctx)
+		w.details(ctx)
 		in.Status, in.Reason = w.verdict(ctx)
 	}
 	in.Records = w.records
@@ -175,6 +181,10 @@ type walk struct {
 	suspect   string // why the run looks wrong
 	pageTotal int    // the page's own "of N" count, largest seen
 	items     int    // item elements seen on parsed pages
+
+	detailPages  int    // detail pages fetched
+	detailErrors int    // detail pages that failed
+	detailFailed string // the first detail failure
 }
 
 func (w *walk) run(ctx context.Context) {
@@ -408,6 +418,8 @@ func (w *walk) verdict(ctx context.Context) (store.Status, string) {
 		return store.StatusPartial, fmt.Sprintf("%d of %d pages failed; first: %s", w.failed, len(w.pages), firstErr(w.pages))
 	case w.cut != "":
 		return store.StatusPartial, w.cut
+	case w.detailFailed != "":
+		return store.StatusPartial, fmt.Sprintf("%d of %d detail pages failed; first: %s", w.detailErrors, w.detailPages, w.detailFailed)
 	case w.suspect != "":
 		return store.StatusSuspect, w.suspect
 	case w.pageTotal > 0 && w.items < w.pageTotal:

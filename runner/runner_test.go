@@ -23,20 +23,21 @@ import (
 // library is a small listing site whose content and faults a test changes
 // between runs: items spread over pages of perPage, a "next" pager.
 type library struct {
-	mu      sync.Mutex
-	items   []item
-	perPage int
-	fail    map[int]int // page -> HTTP status to answer instead
-	layout  string      // "" normal; "redesign": items no longer in div.views-row
-	hits    map[string]int
+	mu         sync.Mutex
+	items      []item
+	perPage    int
+	fail       map[int]int    // page -> HTTP status to answer instead
+	failDetail map[string]int // slug -> HTTP status of its detail page
+	layout     string         // "" normal; "redesign": items no longer in div.views-row
+	hits       map[string]int
 }
 
-type item struct{ slug, title, summary, country string }
+type item struct{ slug, title, summary, country, publisher string }
 
 func newLibrary(n int) *library {
-	l := &library{perPage: 4, fail: map[int]int{}, hits: map[string]int{}}
+	l := &library{perPage: 4, fail: map[int]int{}, failDetail: map[string]int{}, hits: map[string]int{}}
 	for i := 1; i <= n; i++ {
-		l.items = append(l.items, item{slug: fmt.Sprintf("pub-%02d", i), title: fmt.Sprintf("Publication %d", i), summary: "About " + strconv.Itoa(i), country: "Mexico"})
+		l.items = append(l.items, item{slug: fmt.Sprintf("pub-%02d", i), title: fmt.Sprintf("Publication %d", i), summary: "About " + strconv.Itoa(i), country: "Mexico", publisher: "IOM"})
 	}
 	return l
 }
@@ -53,6 +54,20 @@ func (l *library) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	l.hits[r.URL.Path]++
 	if r.URL.Path == "/robots.txt" {
 		fmt.Fprint(w, "User-agent: *\nDisallow: /admin/\n")
+		return
+	}
+	if slug, ok := strings.CutPrefix(r.URL.Path, "/pub/"); ok {
+		if code, bad := l.failDetail[slug]; bad {
+			http.Error(w, "detail trouble", code)
+			return
+		}
+		for _, it := range l.items {
+			if it.slug == slug {
+				fmt.Fprintf(w, `<html><body><h1>%s</h1><dl><dt>Publisher</dt><dd>%s</dd></dl></body></html>`, html.EscapeString(it.title), html.EscapeString(it.publisher))
+				return
+			}
+		}
+		http.NotFound(w, r)
 		return
 	}
 	if r.URL.Path != "/list" {
@@ -111,12 +126,12 @@ type harness struct {
 	now  time.Time
 }
 
-func newHarness(t *testing.T, n int) *harness {
+func newHarness(t *testing.T, n int, extraYAML ...string) *harness {
 	t.Helper()
 	lib := newLibrary(n)
 	srv := httptest.NewServer(lib)
 	t.Cleanup(srv.Close)
-	seed, err := seeds.Parse("test.yaml", []byte(fmt.Sprintf(seedYAML, srv.URL)))
+	seed, err := seeds.Parse("test.yaml", []byte(fmt.Sprintf(seedYAML, srv.URL)+strings.Join(extraYAML, "")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,5 +282,57 @@ func TestRemovalGuardHoldsMassRemoval(t *testing.T) {
 	r := h.night()
 	if r.Run.Status != store.StatusSuspect || r.Run.Removed != 0 || r.Run.Held != 6 {
 		t.Fatalf("run = %s held %d removed %d (%s); want suspect, 6 held, none removed", r.Run.Status, r.Run.Held, r.Run.Removed, r.Run.Reason)
+	}
+}
+
+func (l *library) detailHits() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for p, c := range l.hits {
+		if strings.HasPrefix(p, "/pub/") {
+			n += c
+		}
+	}
+	return n
+}
+
+func TestDetailPagesOnlyForNewOrChangedItems(t *testing.T) {
+	h := newHarness(t, 10, "detail:\n  fields:\n    publisher: {label: Publisher}\n")
+	r1 := h.night()
+	if r1.Run.Status != store.StatusComplete || h.lib.detailHits() != 10 {
+		t.Fatalf("night 1: %s (%s), %d detail pages fetched; want complete and 10", r1.Run.Status, r1.Run.Reason, h.lib.detailHits())
+	}
+	for _, c := range r1.Changes {
+		if c.Record.Extra["publisher"] != "IOM" {
+			t.Fatalf("record %s has no publisher from its detail page: %+v", c.Key, c.Record.Extra)
+		}
+	}
+	r2 := h.night()
+	if got := counts(r2.Run); got != "complete +0 ~0 -0 ^0" || h.lib.detailHits() != 10 {
+		t.Fatalf("unchanged night: %s, %d detail pages in all; want no changes and no new detail fetches", got, h.lib.detailHits())
+	}
+
+	// One edited item and one new item whose detail page fails.
+	h.lib.set(func(l *library) {
+		l.items[0].summary = "Edited"
+		l.items[0].publisher = "UNHCR"
+		l.items = append(l.items, item{slug: "late", title: "Late", summary: "x", country: "Peru", publisher: "ILO"})
+		l.failDetail["late"] = http.StatusInternalServerError
+	})
+	r3 := h.night()
+	if r3.Run.Status != store.StatusPartial || !strings.Contains(r3.Run.Reason, "detail") {
+		t.Fatalf("night 3 = %s (%s), want partial naming the detail page", r3.Run.Status, r3.Run.Reason)
+	}
+	if got := counts(r3.Run); got != "partial +1 ~1 -0 ^0" {
+		t.Fatalf("night 3 = %s; the item with a failed detail page must still be added", got)
+	}
+	for _, c := range r3.Changes {
+		if c.Kind == store.KindUpdated && c.Record.Extra["publisher"] != "UNHCR" {
+			t.Errorf("edited item's publisher = %q, want the detail page's new value", c.Record.Extra["publisher"])
+		}
+	}
+	if n := h.lib.detailHits(); n < 12 {
+		t.Errorf("detail fetches after night 3 = %d, want the edited and the new item fetched", n)
 	}
 }

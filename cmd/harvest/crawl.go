@@ -14,7 +14,7 @@ import (
 )
 
 func cmdCrawl(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "crawl", "crawl --seeds DIR [--source ID] --db FILE [--out DIR] [--full]",
+	fs := newFlags(e, "crawl", "crawl --seeds DIR [--source ID] --db FILE [--out DIR] [--full] [--refresh-details]",
 		"Harvests every seed of DIR (or only --source) once, applies each run to the\n"+
 			"database as one transaction, and writes each run's change files under --out.\n"+
 			"Exit status 1 when a run did not complete (partial, failed, blocked, suspect).")
@@ -23,6 +23,7 @@ func cmdCrawl(ctx context.Context, e *env, args []string) error {
 	dbPath := fs.String("db", "harvest.db", "SQLite database file (created if missing)")
 	out := fs.String("out", "", "directory for per-run change files and manifests (none if empty)")
 	full := fs.Bool("full", false, "ignore remembered ETag/Last-Modified: fetch and parse every page")
+	refresh := fs.Bool("refresh-details", false, "fetch every item's detail page, not only those of new or changed items")
 	logger := logFlags(e, fs, "info")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -48,6 +49,8 @@ func cmdCrawl(ctx context.Context, e *env, args []string) error {
 		Now:     e.now,
 		OutDir:  *out,
 		Full:    *full,
+
+		RefreshDetails: *refresh,
 	}
 	bad := 0
 	for _, s := range selected {
