@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/harvest-dev/harvest/crawler"
@@ -192,6 +193,17 @@ func (w *walk) run(ctx context.Context) {
 	maxPages := s.Limits.MaxPages
 	switch s.Pagination.Mode() {
 	case "param":
+		if s.Pagination.Template != "" {
+			// The first page is often not on the template (/reports/
+			// rather than /reports/page/1/): visit the start URLs first.
+			for _, u := range s.StartURLs {
+				if w.queue(u) {
+					w.visit(ctx, u, false)
+				}
+			}
+			w.walkParam(ctx, "", maxPages)
+			return
+		}
 		for _, start := range s.StartURLs {
 			w.walkParam(ctx, start, maxPages)
 		}
@@ -253,14 +265,18 @@ func (w *walk) walkParam(ctx context.Context, start string, maxPages int) {
 			return
 		}
 		u, err := withParam(start, p.Param, n)
+		if p.Template != "" {
+			u = strings.ReplaceAll(p.Template, "{n}", strconv.Itoa(n))
+		}
 		if err != nil {
 			w.failPage(u, 0, fmt.Errorf("source %s: page parameter: %w", w.seed.ID, err))
 			return
 		}
 		if !w.queue(u) {
-			return
+			n += p.Step // the template's first value may be a start URL
+			continue
 		}
-		out := w.visit(ctx, u, i > 0)
+		out := w.visit(ctx, u, i > 0 || p.Template != "")
 		if out.end || out.failed || out.items == 0 {
 			return
 		}

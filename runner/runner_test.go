@@ -79,7 +79,7 @@ func (l *library) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "server trouble", code)
 		return
 	}
-	from := page * l.perPage
+	from := min(page*l.perPage, len(l.items))
 	to := min(from+l.perPage, len(l.items))
 	var b strings.Builder
 	b.WriteString(`<!DOCTYPE html><html><head><meta charset="utf-8"><title>Library</title></head><body><nav><a href="/">Home</a></nav><h1 class="page-title">Trafficking</h1><div class="view-content">`)
@@ -336,3 +336,25 @@ func TestDetailPagesOnlyForNewOrChangedItems(t *testing.T) {
 		t.Errorf("detail fetches after night 3 = %d, want the edited and the new item fetched", n)
 	}
 }
+
+func TestTemplatePaginationWalksUntilAnEmptyPage(t *testing.T) {
+	h := newHarness(t, 10)
+	h.seed.Pagination = seeds.Pagination{Template: h.seed.StartURLs[0] + "?page={n}", Start: ptr(1), Step: 1}
+	r := h.night()
+	// /list (page 0), ?page=1, ?page=2, then ?page=3 is empty: the end.
+	if r.Run.Status != store.StatusComplete || r.Run.Added != 10 || r.Run.Pages != 4 {
+		t.Fatalf("run = %s (%s), %d added over %d pages; want complete, 10 over 4", r.Run.Status, r.Run.Reason, r.Run.Added, r.Run.Pages)
+	}
+}
+
+func TestParamPaginationEndsAtA404(t *testing.T) {
+	h := newHarness(t, 10)
+	h.seed.Pagination = seeds.Pagination{Param: "page", Start: ptr(0), Step: 1}
+	h.lib.set(func(l *library) { l.fail[3] = http.StatusNotFound })
+	r := h.night()
+	if r.Run.Status != store.StatusComplete || r.Run.Added != 10 {
+		t.Fatalf("run = %s (%s), %d added; a 404 past the last page is the end, not an error", r.Run.Status, r.Run.Reason, r.Run.Added)
+	}
+}
+
+func ptr(n int) *int { return &n }

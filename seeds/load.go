@@ -284,7 +284,7 @@ func (s *Seed) validate(root *yaml.Node) Problems {
 	} else if !idRE.MatchString(s.ID) {
 		add(fmt.Sprintf("%q is not a valid id: use lower-case letters, digits and '-'", s.ID), "id")
 	}
-	if len(s.StartURLs) == 0 && len(s.Pagination.URLs) == 0 {
+	if len(s.StartURLs) == 0 && len(s.Pagination.URLs) == 0 && s.Pagination.Template == "" {
 		add("missing: at least one start URL", "start_urls")
 	}
 	for i, raw := range s.StartURLs {
@@ -301,13 +301,19 @@ func (s *Seed) validate(root *yaml.Node) Problems {
 		add(fmt.Sprintf("%q is not a cron schedule (5 fields, or @daily, @hourly, @every 6h): %v", s.Schedule, err), "schedule")
 	}
 	modes := 0
-	for _, set := range []bool{s.Pagination.Next != "" || len(s.Pagination.NextText) > 0, s.Pagination.Param != "", len(s.Pagination.URLs) > 0} {
+	for _, set := range []bool{s.Pagination.Next != "" || len(s.Pagination.NextText) > 0, s.Pagination.Param != "", s.Pagination.Template != "", len(s.Pagination.URLs) > 0} {
 		if set {
 			modes++
 		}
 	}
 	if modes > 1 {
-		add("set exactly one of next (or next_text), param or urls", "pagination")
+		add("set exactly one of next (or next_text), param, template or urls", "pagination")
+	}
+	if t := s.Pagination.Template; t != "" {
+		u, err := url.Parse(strings.ReplaceAll(t, "{n}", "1"))
+		if !strings.Contains(t, "{n}") || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			add(fmt.Sprintf("%q must be an absolute http(s) URL containing {n}", t), "pagination", "template")
+		}
 	}
 	if s.Pagination.Next != "" {
 		checkSelector(s.Pagination.Next, func(m string) { add(m, "pagination", "next") })

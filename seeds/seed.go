@@ -56,15 +56,19 @@ type Limits struct {
 	MaxBody  ByteSize `yaml:"max_body"` // per response, after decompression
 }
 
-// Pagination says how to find the next listing page. Exactly one of Next,
-// NextText, Param or URLs is set (or none: one page).
+// Pagination says how to find the next listing page. Exactly one of Next
+// (and/or NextText), Param, Template or URLs is set (or none: one page).
+// Param and Template walk n = Start, Start+Step, ... and end at the first
+// page with no items or a 404 past the first page.
 type Pagination struct {
 	Next     string   `yaml:"next"`      // selector of the next-page link
 	NextText []string `yaml:"next_text"` // next link by its text
 	Param    string   `yaml:"param"`     // ?page=N
-	Start    *int     `yaml:"start"`     // first value of Param (default 0)
-	Step     int      `yaml:"step"`      // increment of Param (default 1)
-	URLs     []string `yaml:"urls"`      // every page listed up front
+	Template string   `yaml:"template"`  // a page URL with {n}: "https://x.org/reports/page/{n}/"
+
+	Start *int     `yaml:"start"` // first value of Param (default 0)
+	Step  int      `yaml:"step"`  // increment of Param (default 1)
+	URLs  []string `yaml:"urls"`  // every page listed up front
 }
 
 // Mode returns "next", "param", "urls" or "" (single page).
@@ -72,7 +76,7 @@ func (p Pagination) Mode() string {
 	switch {
 	case p.Next != "" || len(p.NextText) > 0:
 		return "next"
-	case p.Param != "":
+	case p.Param != "" || p.Template != "":
 		return "param"
 	case len(p.URLs) > 0:
 		return "urls"
