@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -416,31 +415,6 @@ func TestSenderRefusesPrivateAddresses(t *testing.T) {
 		t.Fatalf("NewClient(true) to loopback: %v", err)
 	}
 	res.Body.Close()
-}
-
-func TestNonPublic(t *testing.T) {
-	for addr, want := range map[string]string{
-		"127.0.0.1":         "loopback address",
-		"::1":               "loopback address",
-		"::ffff:127.0.0.1":  "loopback address",
-		"10.1.2.3":          "private address",
-		"172.16.0.1":        "private address",
-		"192.168.1.1":       "private address",
-		"fd12::1":           "private address",
-		"169.254.169.254":   "cloud metadata address",
-		"fd00:ec2::254":     "cloud metadata address",
-		"169.254.10.1":      "link-local address",
-		"fe80::1":           "link-local address",
-		"0.0.0.0":           "unspecified address",
-		"100.100.100.200":   "shared (carrier-grade NAT) address",
-		"224.0.0.1":         "multicast or broadcast address",
-		"93.184.215.14":     "",
-		"2606:4700::6810:1": "",
-	} {
-		if got := nonPublic(netip.MustParseAddr(addr)); got != want {
-			t.Errorf("nonPublic(%s) = %q, want %q", addr, got, want)
-		}
-	}
 }
 
 func TestSenderDoesNotFollowRedirects(t *testing.T) {

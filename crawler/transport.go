@@ -8,70 +8,19 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/netip"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/harvest-dev/harvest/netguard"
 )
 
 // AddressError is a connection the guarded transport refused because the
-// resolved address is loopback, private, link-local, unspecified, multicast
-// or otherwise not a public internet address (cloud metadata endpoints such
-// as 169.254.169.254 among them).
-type AddressError struct {
-	Addr   string // the resolved address, ip:port
-	Reason string // "loopback address", "private address", ...
-}
+// resolved address is not a public internet address (see netguard).
+type AddressError = netguard.AddressError
 
-// Error says which address was refused, why, and how to allow it.
-func (e *AddressError) Error() string {
-	return fmt.Sprintf("refused to connect to %s: %s (set allow_private_networks: true in the seed to allow it)", e.Addr, e.Reason)
-}
-
-var (
-	cgnat     = netip.MustParsePrefix("100.64.0.0/10") // shared address space; some clouds' metadata lives here
-	thisNet   = netip.MustParsePrefix("0.0.0.0/8")
-	broadcast = netip.MustParseAddr("255.255.255.255")
-	metadata  = netip.MustParseAddr("169.254.169.254")
-)
-
-// checkAddr reports why addr must not be dialled, or "" when it may.
-func checkAddr(a netip.Addr) string {
-	a = a.Unmap()
-	switch {
-	case a == metadata:
-		return "cloud metadata address"
-	case a.IsUnspecified() || thisNet.Contains(a):
-		return "unspecified address"
-	case a.IsLoopback():
-		return "loopback address"
-	case a.IsPrivate():
-		return "private address"
-	case a.IsLinkLocalUnicast():
-		return "link-local address"
-	case a.IsMulticast() || a.IsLinkLocalMulticast() || a.IsInterfaceLocalMulticast() || a == broadcast:
-		return "multicast or broadcast address"
-	case cgnat.Contains(a):
-		return "shared (carrier-grade NAT) address"
-	}
-	return ""
-}
-
-// guardControl is a net.Dialer.Control that refuses non-public addresses.
-// It runs after name resolution, on the address actually dialled, so a
-// DNS name pointing at 127.0.0.1 (or re-resolving to it) is caught too,
-// on every hop of a redirect chain.
-func guardControl(_, address string, _ syscall.RawConn) error {
-	ap, err := netip.ParseAddrPort(address)
-	if err != nil {
-		return &AddressError{Addr: address, Reason: "unparseable address"}
-	}
-	if why := checkAddr(ap.Addr()); why != "" {
-		return &AddressError{Addr: address, Reason: why}
-	}
-	return nil
-}
+// guardControl is the dial-time guard of the crawler's own transport.
+var guardControl = netguard.Control("set allow_private_networks: true in the seed to allow it")
 
 // newTransport builds the crawler's own transport. With guard, dialling a
 // non-public address fails with *AddressError. Proxies from the environment
