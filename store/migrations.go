@@ -103,4 +103,41 @@ CREATE INDEX changes_run ON changes (run_id);
 CREATE INDEX changes_source_id ON changes (source, id);
 CREATE INDEX changes_at ON changes (at);
 `,
+	// 2: the webhook outbox and the daemon's per-source schedule and lease.
+	`
+-- outbox holds one row per webhook event, written in the transaction of
+-- the run that caused it; event_id is the webhook-id a receiver sees.
+CREATE TABLE outbox (
+	id           INTEGER PRIMARY KEY AUTOINCREMENT,
+	event_id     TEXT    NOT NULL,
+	subscription TEXT    NOT NULL,
+	run_id       INTEGER REFERENCES runs (id),
+	payload      BLOB    NOT NULL,
+	created_at   INTEGER NOT NULL,
+	next_at      INTEGER NOT NULL,
+	attempts     INTEGER NOT NULL DEFAULT 0,
+	last_error   TEXT    NOT NULL DEFAULT '',
+	delivered_at INTEGER,
+	dead_at      INTEGER,
+	dead_reason  TEXT    NOT NULL DEFAULT ''
+);
+CREATE UNIQUE INDEX outbox_event ON outbox (event_id);
+CREATE INDEX outbox_pending ON outbox (next_at) WHERE delivered_at IS NULL AND dead_at IS NULL;
+
+-- source_schedule is what "harvest serve" keeps per source: when the next
+-- run is due, how the last one went, the failure streak behind a backoff,
+-- and the lease that keeps two processes from running one source at once.
+CREATE TABLE source_schedule (
+	source               TEXT    PRIMARY KEY,
+	next_due             INTEGER NOT NULL,
+	last_run_at          INTEGER,
+	last_run_id          INTEGER,
+	last_status          TEXT    NOT NULL DEFAULT '',
+	consecutive_failures INTEGER NOT NULL DEFAULT 0,
+	backoff_until        INTEGER,
+	note                 TEXT    NOT NULL DEFAULT '',
+	lease_owner          TEXT    NOT NULL DEFAULT '',
+	lease_until          INTEGER
+);
+`,
 }
