@@ -101,7 +101,7 @@ func Run(ctx context.Context, d Deps, s *seeds.Seed) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", s.ID, err)
 	}
-	w := &walk{d: d, seed: s, rules: rules, log: d.Logger.With("source", s.ID), seen: map[string]bool{}}
+	w := &walk{d: d, seed: s, rules: rules, log: d.Logger.With("source", s.ID), seen: map[string]bool{}, keys: map[string]bool{}, bodies: map[string]string{}}
 	in := store.RunInput{
 		Source:        s.ID,
 		StartedAt:     d.Now(),
@@ -169,7 +169,9 @@ type walk struct {
 	fetcher Fetcher
 	log     *slog.Logger
 
-	seen     map[string]bool // listing URLs already queued
+	seen     map[string]bool   // listing URLs already queued
+	keys     map[string]bool   // item keys seen on this run's pages
+	bodies   map[string]string // body hash -> the first URL that had it
 	records  []record.Record
 	seenKeys []string
 	pages    []store.PageOutcome
@@ -239,9 +241,15 @@ func (w *walk) run(ctx context.Context) {
 			u := queue[0]
 			queue = queue[1:]
 			out := w.visit(ctx, u, false)
+			if out.sameAs != "" {
+				w.cutOnce(fmt.Sprintf("pagination trap: %s has the same content as %s; not following it further", u, out.sameAs))
+				continue
+			}
 			for _, n := range out.next {
 				if w.queue(n) {
 					queue = append(queue, n)
+				} else if s.Pagination.Mode() == "next" {
+					w.cutOnce(fmt.Sprintf("pagination trap: the next link of %s leads back to %s, already visited", u, n))
 				}
 			}
 		}
@@ -277,7 +285,9 @@ func (w *walk) walkParam(ctx context.Context, start string, maxPages int) {
 			continue
 		}
 		out := w.visit(ctx, u, i > 0 || p.Template != "")
-		if out.end || out.failed || out.items == 0 {
+		// A site that answers every page number past the last with the
+		// last page (or the first) ends the walk too: no new items.
+		if out.end || out.failed || out.items == 0 || out.sameAs != "" || (i > 0 && out.newKeys == 0) {
 			return
 		}
 		n += p.Step
@@ -295,6 +305,25 @@ func withParam(raw, param string, n int) (string, error) {
 	return u.String(), nil
 }
 
+// countNew counts the keys this run has not seen before, and marks them.
+func (w *walk) countNew(keys []string) int {
+	n := 0
+	for _, k := range keys {
+		if !w.keys[k] {
+			w.keys[k] = true
+			n++
+		}
+	}
+	return n
+}
+
+// cutOnce records the first reason the walk was cut short.
+func (w *walk) cutOnce(reason string) {
+	if w.cut == "" {
+		w.cut = reason
+	}
+}
+
 // queue marks a listing URL as visited; false if it was already.
 func (w *walk) queue(u string) bool {
 	c := record.CanonicalURL(nil, u)
@@ -309,10 +338,12 @@ func (w *walk) queue(u string) bool {
 }
 
 type visitOutcome struct {
-	next   []string
-	items  int
-	failed bool
-	end    bool // a 404 past the first page of a param walk: the end, not an error
+	next    []string
+	items   int
+	newKeys int    // items whose key this run had not seen on an earlier page
+	sameAs  string // an earlier page of this run with the very same body
+	failed  bool
+	end     bool // a 404 past the first page of a param walk: the end, not an error
 }
 
 // visit fetches and parses one listing page.
@@ -346,6 +377,12 @@ func (w *walk) visit(ctx context.Context, u string, pastFirst bool) visitOutcome
 	if !page.NotModified {
 		sum := sha256.Sum256(page.Body)
 		bodyHash = hex.EncodeToString(sum[:])
+		if prev, ok := w.bodies[bodyHash]; ok {
+			out.Items = 0
+			w.pages = append(w.pages, out)
+			return visitOutcome{sameAs: prev}
+		}
+		w.bodies[bodyHash] = u
 	}
 	if state != nil && (page.NotModified || bodyHash == state.BodyHash) {
 		// Unchanged since the last run: its items are seen as they were.
@@ -355,7 +392,7 @@ func (w *walk) visit(ctx context.Context, u string, pastFirst bool) visitOutcome
 		w.seenKeys = append(w.seenKeys, state.Keys...)
 		w.items += len(state.Keys)
 		w.pages = append(w.pages, out)
-		return visitOutcome{next: state.Next, items: len(state.Keys)}
+		return visitOutcome{next: state.Next, items: len(state.Keys), newKeys: w.countNew(state.Keys)}
 	}
 	if page.NotModified {
 		// A 304 to a request we did not make conditional: treat as failed.
@@ -399,7 +436,7 @@ func (w *walk) visit(ctx context.Context, u string, pastFirst bool) visitOutcome
 		}
 	}
 	w.pages = append(w.pages, out)
-	return visitOutcome{next: res.Next, items: res.Facts.Items}
+	return visitOutcome{next: res.Next, items: res.Facts.Items, newKeys: w.countNew(keys)}
 }
 
 func statusOf(err error) int {

@@ -358,3 +358,71 @@ func TestParamPaginationEndsAtA404(t *testing.T) {
 }
 
 func ptr(n int) *int { return &n }
+
+// trapSite serves /list?page=N with one item per page and a next link
+// to page next(N) (none when negative).
+func trapSite(t *testing.T, next func(n int) int) *harness {
+	t.Helper()
+	h := newHarness(t, 1)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/robots.txt", func(w http.ResponseWriter, r *http.Request) {})
+	mux.HandleFunc("/list", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("page"))
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprintf(w, `<html><body><div class="views-row"><h3><a href="/pub/%d">Item %d</a></h3></div>`, n, n)
+		if nx := next(n); nx >= 0 {
+			fmt.Fprintf(w, `<ul><li class="pager__item--next"><a href="/list?page=%d">Next</a></li></ul>`, nx)
+		}
+		fmt.Fprint(w, `</body></html>`)
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	h.seed.StartURLs = []string{srv.URL + "/list?page=0"}
+	h.seed.AllowedHosts = nil
+	h.seed.ApplyDefaults()
+	return h
+}
+
+func TestPaginationTraps(t *testing.T) {
+	t.Run("next link loops back", func(t *testing.T) {
+		h := trapSite(t, func(n int) int { return (n + 1) % 3 }) // 0 -> 1 -> 2 -> 0
+		r := h.night()
+		if r.Run.Status != store.StatusPartial || !strings.Contains(r.Run.Reason, "leads back to") || !strings.Contains(r.Run.Reason, "page=0") {
+			t.Fatalf("run = %s (%s), want partial naming the loop", r.Run.Status, r.Run.Reason)
+		}
+		if r.Run.Added != 3 {
+			t.Errorf("added %d, want the 3 items seen before the loop", r.Run.Added)
+		}
+	})
+	t.Run("next link never ends", func(t *testing.T) {
+		h := trapSite(t, func(n int) int { return n + 1 })
+		h.seed.Limits.MaxPages = 7
+		r := h.night()
+		if r.Run.Status != store.StatusPartial || !strings.Contains(r.Run.Reason, "max_pages (7)") || r.Run.Pages != 7 {
+			t.Fatalf("run = %s (%s) over %d pages, want partial at max_pages", r.Run.Status, r.Run.Reason, r.Run.Pages)
+		}
+	})
+	t.Run("same content under a new URL", func(t *testing.T) {
+		h := trapSite(t, func(n int) int { return n + 1 })
+		// Every page past 2 is served as page 2 by a site that clamps.
+		mux := http.NewServeMux()
+		mux.HandleFunc("/robots.txt", func(w http.ResponseWriter, r *http.Request) {})
+		mux.HandleFunc("/list", func(w http.ResponseWriter, r *http.Request) {
+			n, _ := strconv.Atoi(r.URL.Query().Get("page"))
+			n = min(n, 2)
+			fmt.Fprintf(w, `<html><body><div class="views-row"><h3><a href="/pub/%d">Item %d</a></h3></div><ul><li class="pager__item--next"><a href="/list?page=%d">Next</a></li></ul></body></html>`, n, n, n+1)
+		})
+		srv := httptest.NewServer(mux)
+		t.Cleanup(srv.Close)
+		h.seed.StartURLs = []string{srv.URL + "/list?page=0"}
+		h.seed.AllowedHosts = nil
+		h.seed.ApplyDefaults()
+		r := h.night()
+		if r.Run.Status != store.StatusPartial || !strings.Contains(r.Run.Reason, "same content as") {
+			t.Fatalf("run = %s (%s), want partial naming the duplicate page", r.Run.Status, r.Run.Reason)
+		}
+		if r.Run.Added != 3 || r.Run.Pages > 5 {
+			t.Errorf("added %d over %d pages; want 3 items and a stop right after the copy", r.Run.Added, r.Run.Pages)
+		}
+	})
+}
