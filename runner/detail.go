@@ -81,6 +81,7 @@ func (w *walk) details(ctx context.Context) {
 					w.warnings = append(w.warnings, warns...)
 				}
 				w.detailPages++
+				w.progress()
 				mu.Unlock()
 			}
 		}()

@@ -74,6 +74,19 @@ type Deps struct {
 	// RefreshDetails fetches every item's detail page, not only those of
 	// new or changed items.
 	RefreshDetails bool
+	// Progress, when set, is called after each page (listing or detail)
+	// from the goroutine that fetched it; it must be quick and safe for
+	// concurrent use.
+	Progress func(Progress)
+}
+
+// Progress is how far a run has got.
+type Progress struct {
+	Source  string
+	Pages   int // listing and detail pages fetched (or answered 304)
+	Items   int // items seen on listing pages
+	Errors  int // pages that failed
+	Elapsed time.Duration
 }
 
 // Result is a stored run with what the run step observed on the way.
@@ -102,9 +115,10 @@ func Run(ctx context.Context, d Deps, s *seeds.Seed) (*Result, error) {
 		return nil, fmt.Errorf("source %s: %w", s.ID, err)
 	}
 	w := &walk{d: d, seed: s, rules: rules, log: d.Logger.With("source", s.ID), seen: map[string]bool{}, keys: map[string]bool{}, bodies: map[string]string{}}
+	w.started = d.Now()
 	in := store.RunInput{
 		Source:        s.ID,
-		StartedAt:     d.Now(),
+		StartedAt:     w.started,
 		Guards:        s.Guards,
 		IgnoreChanges: s.IgnoreChanges,
 	}
@@ -184,6 +198,8 @@ type walk struct {
 	suspect   string // why the run looks wrong
 	pageTotal int    // the page's own "of N" count, largest seen
 	items     int    // item elements seen on parsed pages
+
+	started time.Time
 
 	detailPages  int    // detail pages fetched
 	detailErrors int    // detail pages that failed
@@ -305,6 +321,21 @@ func withParam(raw, param string, n int) (string, error) {
 	return u.String(), nil
 }
 
+// progress reports how far the run has got, if anyone listens. Callers
+// hold whatever lock guards the walk's counters.
+func (w *walk) progress() {
+	if w.d.Progress == nil {
+		return
+	}
+	w.d.Progress(Progress{
+		Source:  w.seed.ID,
+		Pages:   len(w.pages) + w.detailPages,
+		Items:   w.items,
+		Errors:  w.failed + w.detailErrors,
+		Elapsed: w.d.Now().Sub(w.started),
+	})
+}
+
 // countNew counts the keys this run has not seen before, and marks them.
 func (w *walk) countNew(keys []string) int {
 	n := 0
@@ -392,6 +423,7 @@ func (w *walk) visit(ctx context.Context, u string, pastFirst bool) visitOutcome
 		w.seenKeys = append(w.seenKeys, state.Keys...)
 		w.items += len(state.Keys)
 		w.pages = append(w.pages, out)
+		w.progress()
 		return visitOutcome{next: state.Next, items: len(state.Keys), newKeys: w.countNew(state.Keys)}
 	}
 	if page.NotModified {
@@ -436,6 +468,7 @@ func (w *walk) visit(ctx context.Context, u string, pastFirst bool) visitOutcome
 		}
 	}
 	w.pages = append(w.pages, out)
+	w.progress()
 	return visitOutcome{next: res.Next, items: res.Facts.Items, newKeys: w.countNew(keys)}
 }
 
@@ -454,6 +487,7 @@ func (w *walk) failPage(u string, status int, err error) {
 	}
 	w.log.Warn("page failed", "url", u, "err", err)
 	w.pages = append(w.pages, store.PageOutcome{URL: u, Status: status, Err: err.Error()})
+	w.progress()
 }
 
 // verdict decides how the crawl ended; the store may still turn a

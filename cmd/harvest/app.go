@@ -18,8 +18,9 @@ type env struct {
 	stderr io.Writer
 	getenv func(string) string
 	now    func() time.Time
-	// onListen, when set, is told the address the demo site listens on.
-	onListen func(addr string)
+	// quietLog raises the default log level to warn (a progress line or
+	// -q replaces the info lines); an explicit --log-level still wins.
+	quietLog bool
 }
 
 type command struct {
@@ -128,16 +129,36 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-// logFlags adds --log-level and returns a function making the logger.
+// logFlags adds --log-level and --log-format and returns a function
+// making the logger (log/slog, on standard error).
 func logFlags(e *env, fs *flag.FlagSet, def string) func() *slog.Logger {
 	level := fs.String("log-level", def, "log level: debug, info, warn, error (logs go to standard error)")
+	format := fs.String("log-format", "text", "log format: text or json (one JSON object per line)")
 	return func() *slog.Logger {
 		var l slog.Level
 		if err := l.UnmarshalText([]byte(*level)); err != nil {
 			l = slog.LevelInfo
 		}
-		return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: l}))
+		if !flagSet(fs, "log-level") && e.quietLog {
+			l = max(l, slog.LevelWarn)
+		}
+		opts := &slog.HandlerOptions{Level: l}
+		if *format == "json" {
+			return slog.New(slog.NewJSONHandler(e.stderr, opts))
+		}
+		return slog.New(slog.NewTextHandler(e.stderr, opts))
 	}
+}
+
+// flagSet reports whether the named flag was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == name {
+			set = true
+		}
+	})
+	return set
 }
 
 func splitList(s string) []string {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
+	"text/tabwriter"
 
 	"github.com/harvest-dev/harvest/crawler"
 	"github.com/harvest-dev/harvest/runner"
@@ -24,6 +26,7 @@ func cmdCrawl(ctx context.Context, e *env, args []string) error {
 	out := fs.String("out", "", "directory for per-run change files and manifests (none if empty)")
 	full := fs.Bool("full", false, "ignore remembered ETag/Last-Modified: fetch and parse every page")
 	refresh := fs.Bool("refresh-details", false, "fetch every item's detail page, not only those of new or changed items")
+	quiet := fs.Bool("q", false, "quiet: no progress line and only warnings in the log")
 	logger := logFlags(e, fs, "info")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -36,6 +39,13 @@ func cmdCrawl(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	// On a terminal a live progress line replaces the info log lines;
+	// elsewhere the structured log is the record of the run.
+	var progress *progressLine
+	if isTerminal(e.stderr) && !*quiet {
+		progress = &progressLine{w: e.stderr, now: e.now}
+	}
+	e.quietLog = progress != nil || *quiet
 	log := logger()
 	st, err := store.Open(ctx, *dbPath, store.Options{Now: e.now, Logger: log})
 	if err != nil {
@@ -52,13 +62,20 @@ func cmdCrawl(ctx context.Context, e *env, args []string) error {
 
 		RefreshDetails: *refresh,
 	}
+	if progress != nil {
+		deps.Progress = progress.update
+	}
 	bad := 0
+	var results []*runner.Result
 	for _, s := range selected {
 		res, err := runner.Run(ctx, deps, s)
+		if progress != nil {
+			progress.done()
+		}
 		if err != nil {
 			return err
 		}
-		res.WriteSummary(e.stdout)
+		results = append(results, res)
 		if res.Run.Status != store.StatusComplete {
 			bad++
 		}
@@ -66,6 +83,7 @@ func cmdCrawl(ctx context.Context, e *env, args []string) error {
 			break
 		}
 	}
+	writeRunTable(e.stdout, results)
 	if bad > 0 {
 		return exitError{code: 1, msg: fmt.Sprintf("harvest crawl: %d of %d runs did not complete (see above)", bad, len(selected))}
 	}
@@ -98,4 +116,27 @@ func openStoreForReading(ctx context.Context, e *env, path string, log *slog.Log
 		return nil, fmt.Errorf("database %s does not exist (run harvest crawl --db %s first)", path, path)
 	}
 	return store.Open(ctx, path, store.Options{Now: e.now, Logger: log})
+}
+
+// writeRunTable ends a crawl: one row per run, then the reasons of the
+// runs that did not complete and where the change files are.
+func writeRunTable(w io.Writer, results []*runner.Result) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SOURCE\tRUN\tSTATUS\tPAGES\tFAILED\tSEEN\tADDED\tUPDATED\tREMOVED\tRESTORED\tHELD")
+	for _, res := range results {
+		r := res.Run
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", r.Source, r.ID, r.Status, r.Pages, r.PagesFailed,
+			r.Seen, r.Added, r.Updated, r.Removed, r.Restored, r.Held)
+	}
+	tw.Flush()
+	for _, res := range results {
+		if res.Run.Reason != "" {
+			fmt.Fprintf(w, "%s: %s: %s\n", res.Run.Source, res.Run.Status, res.Run.Reason)
+		}
+	}
+	for _, res := range results {
+		if res.Dir != "" {
+			fmt.Fprintf(w, "%s: change files in %s\n", res.Run.Source, res.Dir)
+		}
+	}
 }

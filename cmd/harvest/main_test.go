@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -213,3 +215,52 @@ func TestExtractJSONLFromSavedPage(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestCrawlSeedsDirectory runs "harvest crawl" on a seed directory against
+// the demo library served by httptest, twice, with JSON logs.
+func TestCrawlSeedsDirectory(t *testing.T) {
+	lib, err := site.New(site.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(lib.Handler())
+	defer srv.Close()
+	dir := t.TempDir()
+	seedDir := filepath.Join(dir, "seeds")
+	if err := os.MkdirAll(seedDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(seedDir, "demo.yaml"), site.SeedYAML(srv.URL), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(dir, "h.db")
+	out, se, code := harvestCLI(t, "crawl", "--seeds", seedDir, "--db", db, "--out", filepath.Join(dir, "out"), "--log-format", "json")
+	if code != 0 {
+		t.Fatalf("crawl exit %d\n%s\n%s", code, out, se)
+	}
+	n := len(lib.Publications(1))
+	if !strings.Contains(out, "SOURCE") || !regexp.MustCompile(`demo-trafficking\s+1\s+complete\s+5\s+0\s+`+strconv.Itoa(n)+`\s+`+strconv.Itoa(n)+`\s`).MatchString(out) {
+		t.Errorf("summary table:\n%s", out)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(se), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil || m["msg"] == nil {
+			t.Errorf("--log-format json wrote a non-JSON line: %q", line)
+		}
+	}
+	if !strings.Contains(se, `"msg":"run finished"`) {
+		t.Errorf("no run-finished log line:\n%s", se)
+	}
+	// The second night finds nothing new: every listing page answers 304.
+	out, se, code = harvestCLI(t, "crawl", "--seeds", seedDir, "--db", db, "-q")
+	if code != 0 || !regexp.MustCompile(`demo-trafficking\s+2\s+complete\s+5\s+0\s+`+strconv.Itoa(n)+`\s+0\s+0\s+0\s+0`).MatchString(out) {
+		t.Errorf("second crawl (exit %d):\n%s\n%s", code, out, se)
+	}
+	if strings.Contains(se, "level=INFO") {
+		t.Errorf("-q still logs info lines:\n%s", se)
+	}
+	show, _, code := harvestCLI(t, "runs", "--db", db, "show", "2")
+	if code != 0 || strings.Count(show, "not modified") != 5 {
+		t.Errorf("runs show 2 should list 5 pages answered 304 (exit %d):\n%s", code, show)
+	}
+}
