@@ -39,10 +39,12 @@ type Crawler interface {
 
 // Store is what a run needs of the store: the remembered state of a page
 // (nil when unknown), the stored records of some keys (for the detail
-// follow), and the transaction that applies a whole run.
+// follow), the transaction that applies a whole run, and the changes the
+// feeds are made of.
 type Store interface {
 	PageState(ctx context.Context, source, url string) (*store.PageState, error)
 	EachRecord(ctx context.Context, f store.RecordFilter, fn func(*record.Record) error) error
+	EachChange(ctx context.Context, f store.ChangeFilter, fn func(*store.Change) error) error
 	ApplyRun(ctx context.Context, in store.RunInput) (*store.RunResult, error)
 }
 
@@ -66,7 +68,8 @@ type Deps struct {
 	Logger  *slog.Logger
 	Now     func() time.Time
 	// OutDir, when set, receives the run's change files and manifest
-	// (OUT/<source>/<run-id>/ and OUT/<source>/latest/).
+	// (OUT/<source>/<run-id>/ and OUT/<source>/latest/) and the refreshed
+	// feeds (OUT/<source>/feed.{atom,json}, OUT/feed.{atom,json}).
 	OutDir string
 	// Full ignores the remembered validators and body hashes: every page
 	// is fetched and parsed again (a periodic full sweep).
@@ -161,6 +164,9 @@ func Run(ctx context.Context, d Deps, s *seeds.Seed) (*Result, error) {
 		}
 		out.Manifest = m
 		out.Dir = filepath.Join(d.OutDir, s.ID, strconv.FormatInt(res.Run.ID, 10))
+		if err := export.WriteFeedFiles(applyCtx, d.OutDir, s.ID, d.Store, d.Now()); err != nil {
+			return out, fmt.Errorf("source %s: run %d stored, but refreshing its feeds failed: %w", s.ID, res.Run.ID, err)
+		}
 	}
 	return out, nil
 }

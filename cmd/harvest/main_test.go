@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"encoding/xml"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -129,6 +130,30 @@ func TestDemoThreeNightsThenExport(t *testing.T) {
 		if strings.HasSuffix(r.Key, want.Removed[0].Path) {
 			t.Errorf("removed publication %s still in the snapshot", want.Removed[0].Slug)
 		}
+	}
+
+	// After each run the feeds of added publications are refreshed on
+	// disk, newest first: night 2's additions lead.
+	atom, err := os.ReadFile(filepath.Join(dir, "changes", "demo-trafficking", "feed.atom"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var feed struct {
+		Entries []struct {
+			ID    string `xml:"id"`
+			Title string `xml:"title"`
+		} `xml:"entry"`
+	}
+	if err := xml.Unmarshal(atom, &feed); err != nil {
+		t.Fatalf("feed.atom: %v", err)
+	}
+	if len(feed.Entries) != night1+len(want.Added) {
+		t.Errorf("feed has %d entries, want %d", len(feed.Entries), night1+len(want.Added))
+	} else if feed.Entries[0].Title != want.Added[0].Title && feed.Entries[1].Title != want.Added[0].Title {
+		t.Errorf("feed starts with %q, %q; want night 2's additions first", feed.Entries[0].Title, feed.Entries[1].Title)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "changes", "feed.json")); err != nil {
+		t.Errorf("all-sources JSON Feed: %v", err)
 	}
 
 	// harvest runs lists the three nights.
