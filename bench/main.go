@@ -38,6 +38,7 @@ type config struct {
 	Contestants     []string `json:"contestants"`
 	Gzip            bool     `json:"gzip"`
 	Seed            uint64   `json:"seed"`
+	HarvestRev      string   `json:"harvest_rev,omitempty"` // "": the working tree
 }
 
 func main() {
@@ -60,6 +61,7 @@ func mainErr(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	gz := fs.Bool("gzip", false, "fixture gzips responses")
 	seed := fs.Uint64("seed", 1, "seed of the generated library")
 	quick := fs.Bool("quick", false, "smoke run: N=100, 2 pairs (overrides -n and -pairs)")
+	rev := fs.String("rev", "", "build harvest from this git revision (e.g. HEAD) instead of the working tree")
 	outDir := fs.String("out", filepath.Join("bench", "out"), "directory for results.json")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -103,9 +105,17 @@ func mainErr(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer os.RemoveAll(work)
-	tc := &toolchain{root: root, bin: filepath.Join(work, "bin"), work: work, log: stderr}
+	tc := &toolchain{root: root, bin: filepath.Join(work, "bin"), work: work, log: &lockedWriter{w: stderr}}
+	harvestSrc := root
+	if *rev != "" {
+		harvestSrc = filepath.Join(work, "src")
+		if err := exportRev(ctx, root, *rev, harvestSrc); err != nil {
+			return err
+		}
+		cfg.HarvestRev = *rev
+	}
 	fmt.Fprintln(stderr, "bench: building harvest, fixture and ceiling")
-	if err := build(ctx, root, tc.bin); err != nil {
+	if err := build(ctx, root, harvestSrc, tc.bin); err != nil {
 		return err
 	}
 	if contains(cfg.Contestants, "scrapy") {

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"text/template"
 	"time"
@@ -54,15 +55,41 @@ type toolchain struct {
 }
 
 // build compiles harvest, the fixture server and the ceiling into bin.
-func build(ctx context.Context, root, bin string) error {
-	for _, t := range []struct{ out, pkg string }{
-		{"harvest", "./cmd/harvest"}, {"fixture", "./bench/fixture"}, {"ceiling", "./bench/ceiling"},
+// harvestSrc is where harvest is built from ("" or root: the working
+// tree; see exportRev).
+func build(ctx context.Context, root, harvestSrc, bin string) error {
+	if harvestSrc == "" {
+		harvestSrc = root
+	}
+	for _, t := range []struct{ out, pkg, dir string }{
+		{"harvest", "./cmd/harvest", harvestSrc}, {"fixture", "./bench/fixture", root}, {"ceiling", "./bench/ceiling", root},
 	} {
 		cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(bin, t.out), t.pkg)
-		cmd.Dir = root
+		cmd.Dir = t.dir
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("build %s: %w\n%s", t.pkg, err, out)
 		}
+	}
+	return nil
+}
+
+// exportRev writes the tree of git revision rev of the repository at
+// root into dir (git archive), so that harvest can be built from a
+// commit while the working tree is being edited.
+func exportRev(ctx context.Context, root, rev, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	archive := exec.CommandContext(ctx, "git", "archive", "--format=tar", rev)
+	archive.Dir = root
+	tarball, err := archive.Output()
+	if err != nil {
+		return fmt.Errorf("git archive %s: %w", rev, err)
+	}
+	untar := exec.CommandContext(ctx, "tar", "-x", "-C", dir)
+	untar.Stdin = bytes.NewReader(tarball)
+	if out, err := untar.CombinedOutput(); err != nil {
+		return fmt.Errorf("unpack %s: %w\n%s", rev, err, out)
 	}
 	return nil
 }
@@ -324,4 +351,17 @@ func check(j *job, name, path string) error {
 		return fmt.Errorf("%s (%s, N=%d) records are not the expected ones: %w", name, j.mode, j.pages, err)
 	}
 	return nil
+}
+
+// lockedWriter serialises writes: the fixture's standard error and the
+// harness's progress lines share one log.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
