@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -111,5 +112,27 @@ func TestSeedTemplateIsAValidSeed(t *testing.T) {
 		if s.Pagination.Mode() != mode || s.Politeness.Concurrency != 16 || s.Politeness.Delay.D() != 0 || s.StartURLs[0] != "http://127.0.0.1:9/resources" {
 			t.Errorf("%s: seed %+v", mode, s)
 		}
+	}
+}
+
+// TestMeasureReportsTheChildsOwnPeakRSS guards against Linux folding the
+// harness's own high-water RSS into a vfork-started child's Maxrss.
+func TestMeasureReportsTheChildsOwnPeakRSS(t *testing.T) {
+	ballast := make([]byte, 200<<20)
+	for i := range ballast {
+		ballast[i] = byte(i)
+	}
+	s, err := measure(context.Background(), "true", exec.Command("/bin/true"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.MaxRSSKiB <= 0 || s.MaxRSSKiB > 20<<10 {
+		t.Errorf("/bin/true peak RSS %d KiB, want a few MiB at most (the harness holds %d MiB)", s.MaxRSSKiB, len(ballast)>>20)
+	}
+	if s.Wall <= 0 {
+		t.Errorf("wall %v", s.Wall)
+	}
+	if _, err := measure(context.Background(), "false", exec.Command("/bin/false")); err == nil {
+		t.Error("a failing command measured without error")
 	}
 }

@@ -16,7 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"text/template"
 	"time"
 
@@ -99,33 +98,53 @@ func scrapyAvailable(ctx context.Context) bool {
 	return exec.CommandContext(ctx, python, "-c", "import scrapy").Run() == nil
 }
 
-// measure runs a command to completion and returns its wall time and
-// the child's own resource usage (user, system, peak RSS).
+// timeCmd is GNU time, which reports a child's peak RSS truly.
+//
+// A Go program cannot take peak RSS from its own child's rusage: Go
+// starts children with vfork semantics (CLONE_VM), and at exec Linux
+// folds the high-water RSS of the memory the child shared, the
+// harness's, into the child's ru_maxrss. GNU time forks (without
+// CLONE_VM) a copy of its ~1 MB self, so the target's Maxrss is its own.
+const timeCmd = "/usr/bin/time"
+
+// measure runs a command to completion under GNU time and returns its
+// wall time (taken here) and the child's user and system CPU and peak
+// RSS (from its rusage, as GNU time reports them).
 func measure(ctx context.Context, name string, cmd *exec.Cmd) (sample, error) {
+	if cmd.Err != nil {
+		return sample{}, fmt.Errorf("%s: %w", name, cmd.Err)
+	}
+	usage, err := os.CreateTemp("", "bench-rusage-")
+	if err != nil {
+		return sample{}, err
+	}
+	usage.Close()
+	defer os.Remove(usage.Name())
+	cmd.Args = append([]string{timeCmd, "-q", "-f", "%U %S %M", "-o", usage.Name(), cmd.Path}, cmd.Args[1:]...)
+	cmd.Path = timeCmd
 	var stderr bytes.Buffer
 	if cmd.Stderr == nil {
 		cmd.Stderr = &stderr
 	}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
-		return sample{}, fmt.Errorf("%s: start: %w", name, err)
+		return sample{}, fmt.Errorf("%s: start %s: %w (install GNU time: apt-get install -y time)", name, timeCmd, err)
 	}
-	err := cmd.Wait()
+	err = cmd.Wait()
 	wall := time.Since(start)
 	if err != nil {
 		return sample{}, fmt.Errorf("%s: %w\n%s", name, err, tail(stderr.String(), 2000))
 	}
-	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	if !ok {
-		return sample{}, fmt.Errorf("%s: no rusage on this platform", name)
+	b, err := os.ReadFile(usage.Name())
+	if err != nil {
+		return sample{}, fmt.Errorf("%s: read rusage: %w", name, err)
 	}
-	return sample{
-		Contestant: name,
-		Wall:       wall.Seconds(),
-		User:       time.Duration(ru.Utime.Nano()).Seconds(),
-		Sys:        time.Duration(ru.Stime.Nano()).Seconds(),
-		MaxRSSKiB:  ru.Maxrss, // KiB on Linux
-	}, nil
+	s := sample{Contestant: name, Wall: wall.Seconds()}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if _, err := fmt.Sscanf(lines[len(lines)-1], "%g %g %d", &s.User, &s.Sys, &s.MaxRSSKiB); err != nil {
+		return sample{}, fmt.Errorf("%s: rusage %q: %w", name, b, err)
+	}
+	return s, nil
 }
 
 func tail(s string, n int) string {
