@@ -171,11 +171,18 @@ var (
 	enableScriptsRE = regexp.MustCompile(`(?i)(enable|activate|turn on|habilit|activ|aktivier)\w*\s+(?:\w+\s+){0,3}javascript|javascript\s+(?:is\s+)?(?:required|disabled|must be enabled|est désactivé|está desactivado)`)
 )
 
+// scriptWritesRE matches script code that writes markup into the page.
+var scriptWritesRE = regexp.MustCompile(`\.innerHTML\s*\+?=|insertAdjacentHTML|document\.write|\.appendChild\s*\(|\.append\s*\(|\.html\s*\(|createElement\s*\(|render\s*\(`)
+
 // scriptBuilt reports whether a page appears to build its list with
 // scripts: an inline script that fetches data, a <noscript> asking for
-// JavaScript, or an empty application root.
+// JavaScript, an empty application root, or an empty element that an
+// inline script looks up by id and writes markup into
+// (getElementById('list').innerHTML = ...).
 func scriptBuilt(doc *html.Node) bool {
 	found := false
+	var scripts strings.Builder
+	var emptyIDs []string
 	var walk func(*html.Node)
 	walk = func(n *html.Node) {
 		if found {
@@ -184,9 +191,13 @@ func scriptBuilt(doc *html.Node) bool {
 		if n.Type == html.ElementNode {
 			switch n.DataAtom {
 			case atom.Script:
-				if _, src := attr(n, "src"); !src && n.FirstChild != nil && scriptFetchRE.MatchString(n.FirstChild.Data) {
-					found = true
-					return
+				if _, src := attr(n, "src"); !src && n.FirstChild != nil {
+					if scriptFetchRE.MatchString(n.FirstChild.Data) {
+						found = true
+						return
+					}
+					scripts.WriteString(n.FirstChild.Data)
+					scripts.WriteByte('\n')
 				}
 			case atom.Noscript:
 				var b strings.Builder
@@ -201,10 +212,14 @@ func scriptBuilt(doc *html.Node) bool {
 					found = true
 					return
 				}
-			case atom.Div, atom.Main, atom.Section:
-				if id, _ := attr(n, "id"); (id == "root" || id == "app" || id == "__next" || id == "__nuxt") && !hasContent(n) {
-					found = true
-					return
+			case atom.Div, atom.Main, atom.Section, atom.Ul, atom.Ol, atom.Tbody, atom.Table, atom.Span, atom.Article:
+				id, _ := attr(n, "id")
+				if id != "" && !hasContent(n) {
+					if id == "root" || id == "app" || id == "__next" || id == "__nuxt" {
+						found = true
+						return
+					}
+					emptyIDs = append(emptyIDs, id)
 				}
 			}
 		}
@@ -213,5 +228,19 @@ func scriptBuilt(doc *html.Node) bool {
 		}
 	}
 	walk(doc)
-	return found
+	if found {
+		return true
+	}
+	js := scripts.String()
+	if len(emptyIDs) == 0 || !scriptWritesRE.MatchString(js) {
+		return false
+	}
+	for _, id := range emptyIDs {
+		for _, q := range []string{"'", "\"", "`"} {
+			if strings.Contains(js, q+id+q) || strings.Contains(js, q+"#"+id+q) {
+				return true
+			}
+		}
+	}
+	return false
 }

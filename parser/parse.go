@@ -58,6 +58,7 @@ type page struct {
 
 	order    map[*html.Node]int          // document order, built on demand
 	headings map[*fieldRule][]*html.Node // matches of each heading rule
+	tables   map[*html.Node]*tableHead   // headers of tables read by columns
 }
 
 func newPage(r *Rules, pageURL string, body []byte) (*page, error) {
@@ -92,6 +93,15 @@ func (r *Rules) Parse(pageURL string, body []byte) (*Result, error) {
 	}
 	res := &Result{}
 	items := r.findItems(p.doc)
+	if r.columns {
+		kept := items[:0]
+		for _, it := range items {
+			if !p.isHeaderRow(it) {
+				kept = append(kept, it)
+			}
+		}
+		items = kept
+	}
 	res.Facts.Items = len(items)
 
 	pageVals := p.readFields(r.page, p.doc, 0)
@@ -109,6 +119,9 @@ func (r *Rules) Parse(pageURL string, body []byte) (*Result, error) {
 			continue
 		}
 		res.Records = append(res.Records, r.record(p, vals))
+		if r.detailLink != nil {
+			res.DetailURLs = append(res.DetailURLs, p.detailURL(it))
+		}
 	}
 
 	self := record.CanonicalURL(nil, p.url)
@@ -144,6 +157,20 @@ func (r *Rules) ParseDetail(pageURL string, body []byte) (map[string]string, []W
 		}
 	}
 	return out, p.warnings, nil
+}
+
+// detailURL is the absolute URL of the item's detail.link match (its
+// href, or that of its first link), "" when there is none.
+func (p *page) detailURL(item *html.Node) string {
+	n := cascadia.Query(item, p.rules.detailLink)
+	if n == nil {
+		return ""
+	}
+	href, _ := linkOf(n)
+	if href == "" {
+		return ""
+	}
+	return record.CanonicalURL(p.base, href)
 }
 
 func (p *page) warn(item int, field, msg string) {
@@ -270,6 +297,7 @@ func (p *page) readFields(frs []*fieldRule, item *html.Node, pos int) map[string
 type raw struct {
 	text  string
 	nodes []*html.Node
+	lines []string // for split: br, the text's lines (nil: split text on \n)
 }
 
 // fieldValues reads one rule from an item: the values, already through
@@ -284,6 +312,11 @@ func (p *page) fieldValues(fr *fieldRule, item *html.Node, pos int) []string {
 			raws = []raw{fr.readNode(h)}
 		}
 	default:
+		if fr.col != "" {
+			if item = p.columnCell(item, fr.col); item == nil {
+				break
+			}
+		}
 		targets := []*html.Node{item}
 		if fr.sel != nil {
 			if fr.isList {
@@ -297,7 +330,11 @@ func (p *page) fieldValues(fr *fieldRule, item *html.Node, pos int) []string {
 		if len(fr.labels) > 0 {
 			if len(targets) > 0 {
 				for _, pc := range fr.labelValues(targets) {
-					raws = append(raws, raw{text: pc.text(), nodes: pc.nodes})
+					rv := raw{text: pc.text(), nodes: pc.nodes}
+					if fr.lines {
+						rv.lines = textLines(pc.lead, pc.nodes)
+					}
+					raws = append(raws, rv)
 				}
 			}
 		} else {
@@ -343,7 +380,21 @@ func (fr *fieldRule) readNode(n *html.Node) raw {
 		v, _ := attr(found, a)
 		return raw{text: v, nodes: []*html.Node{found}}
 	}
+	if fr.lines {
+		return raw{text: nodeText(n), nodes: []*html.Node{n}, lines: textLines("", []*html.Node{n})}
+	}
 	return raw{text: nodeText(n), nodes: []*html.Node{n}}
+}
+
+// textLines is the visible text of lead and nodes cut at line breaks
+// (<br> and block boundaries), not yet normalised.
+func textLines(lead string, nodes []*html.Node) []string {
+	var b strings.Builder
+	b.WriteString(strings.ReplaceAll(lead, "\n", " "))
+	for _, n := range nodes {
+		writeLines(&b, n)
+	}
+	return strings.Split(b.String(), "\n")
 }
 
 // finish turns raw values into field values: split, regex, type, empties
@@ -352,7 +403,12 @@ func (p *page) finish(fr *fieldRule, raws []raw, pos int) []string {
 	var out []string
 	for _, rv := range raws {
 		texts := []string{rv.text}
-		if fr.rule.Split != "" {
+		switch {
+		case fr.lines && rv.lines != nil:
+			texts = rv.lines
+		case fr.lines:
+			texts = strings.Split(rv.text, "\n")
+		case fr.rule.Split != "":
 			texts = strings.Split(rv.text, fr.rule.Split)
 		}
 		for _, t := range texts {
@@ -370,6 +426,12 @@ func (p *page) finish(fr *fieldRule, raws []raw, pos int) []string {
 // convert applies the rule's regex and type to one text.
 func (p *page) convert(fr *fieldRule, text string, nodes []*html.Node, pos int) string {
 	if fr.rule.Attr == "" || fr.typ != "url" {
+		text = normText(text)
+	}
+	for _, rp := range fr.replace {
+		text = rp.re.ReplaceAllString(text, rp.with)
+	}
+	if len(fr.replace) > 0 && !(fr.rule.Attr != "" && fr.typ == "url") {
 		text = normText(text)
 	}
 	if text == "" {

@@ -11,6 +11,12 @@ type Result struct {
 	// Records in page order, normalised (record.Normalize), with Source
 	// and Key set. Items missing a required field are not here.
 	Records []record.Record
+	// DetailURLs, when the seed sets detail.link, is parallel to Records:
+	// the absolute URL of each record's detail page (the href of the
+	// item's first detail.link match, or of that match's first link), ""
+	// for an item without one. It is nil without detail.link; then a
+	// record's detail page is its url.
+	DetailURLs []string
 	// Next holds absolute URLs of further listing pages found on the page
 	// (the next link, by selector, text or rel=next), in page order.
 	Next []string

@@ -24,6 +24,9 @@ type Rules struct {
 	fields []*fieldRule
 	detail []*fieldRule
 
+	columns    bool              // the seed maps table columns to fields
+	detailLink cascadia.Selector // detail.link, or nil
+
 	next     cascadia.Selector // pagination.next, or nil
 	nextText []string          // pagination.next_text, lower-cased
 	relNext  bool              // also follow rel=next links
@@ -48,6 +51,15 @@ type fieldRule struct {
 	isConst bool          // value without placeholders
 	typ     string        // text | url | year | date | int
 	labelIn *labelLexicon // every label of the same field set
+	col     string        // header key of the column the field reads, or ""
+	lines   bool          // split at line breaks (split: br)
+	replace []replacer    // rule.Replace, compiled
+}
+
+// replacer is one compiled seeds.Replace.
+type replacer struct {
+	re   *regexp.Regexp
+	with string
 }
 
 // tmplPart is a literal piece or a {field} reference of a value template.
@@ -82,6 +94,22 @@ func Compile(s *seeds.Seed) (*Rules, error) {
 	}
 	if r.fields, err = compileFields(s.ID, "fields", s.Fields); err != nil {
 		return nil, err
+	}
+	for _, c := range s.Columns {
+		key := labelKey(c.Header)
+		for _, name := range c.Fields {
+			for _, fr := range r.fields {
+				if fr.name == name && fr.col == "" && key != "" {
+					fr.col = key
+					r.columns = true
+				}
+			}
+		}
+	}
+	if s.Detail != nil && s.Detail.Link != "" {
+		if r.detailLink, err = cascadia.Compile(s.Detail.Link); err != nil {
+			return nil, fmt.Errorf("seed %s: detail.link selector %q: %w", s.ID, s.Detail.Link, err)
+		}
 	}
 	if r.page, err = compileFields(s.ID, "page", s.Page); err != nil {
 		return nil, err
@@ -123,6 +151,7 @@ func compileFields(id, section string, fs seeds.Fields) ([]*fieldRule, error) {
 			recList: record.IsListField(f.Name),
 			typ:     r.Type,
 			labelIn: lex,
+			lines:   r.SplitLines(),
 		}
 		where := func(key, val string, err error) error {
 			return fmt.Errorf("seed %s: %s.%s.%s %q: %w", id, section, f.Name, key, val, err)
@@ -147,6 +176,13 @@ func compileFields(id, section string, fs seeds.Fields) ([]*fieldRule, error) {
 			} else if fr.re.NumSubexp() > 0 {
 				fr.group = 1
 			}
+		}
+		for i, rp := range r.Replace {
+			re, err := regexp.Compile(rp.Pattern)
+			if err != nil {
+				return nil, where("replace", rp.Pattern, fmt.Errorf("replace %d: %w", i+1, err))
+			}
+			fr.replace = append(fr.replace, replacer{re: re, with: rp.With})
 		}
 		switch r.Type {
 		case "", "text", "url", "year", "date", "int":

@@ -65,9 +65,20 @@ func invisible(n *html.Node) bool {
 // writeText appends the visible text of n to b, with a newline for each
 // <br> and around each block element, so that adjacent blocks never glue
 // their words together.
-func writeText(b *strings.Builder, n *html.Node) {
+func writeText(b *strings.Builder, n *html.Node) { writeTextMode(b, n, false) }
+
+// writeLines is writeText for split: br: newlines inside text nodes are
+// source formatting and become spaces, so that a '\n' in b is a <br> or
+// a block boundary only.
+func writeLines(b *strings.Builder, n *html.Node) { writeTextMode(b, n, true) }
+
+func writeTextMode(b *strings.Builder, n *html.Node, lines bool) {
 	switch n.Type {
 	case html.TextNode:
+		if lines {
+			b.WriteString(strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(n.Data))
+			return
+		}
 		b.WriteString(n.Data)
 		return
 	case html.ElementNode, html.DocumentNode:
@@ -86,7 +97,7 @@ func writeText(b *strings.Builder, n *html.Node) {
 		b.WriteByte('\n')
 	}
 	for c := n.FirstChild; c != nil; c = c.NextSibling {
-		writeText(b, c)
+		writeTextMode(b, c, lines)
 	}
 	if block {
 		b.WriteByte('\n')

@@ -345,7 +345,20 @@ func (s *Seed) validate(root *yaml.Node) Problems {
 		checkSelector(s.Items.Start, func(m string) { add(m, "items", "start") })
 	}
 	if _, ok := s.Fields.Get("title"); !ok {
-		add("missing: a title rule (fields.title)", "fields")
+		add("missing: a title rule (fields.title, or a column mapped to title)", "fields")
+	}
+	for _, c := range s.Columns {
+		if strings.TrimSpace(c.Header) == "" {
+			add("a column's header text is empty", "columns")
+		}
+		if len(c.Fields) == 0 {
+			add(fmt.Sprintf("column %q names no field", c.Header), "columns", c.Header)
+		}
+		for _, name := range c.Fields {
+			if !fieldNameRE.MatchString(name) {
+				add(fmt.Sprintf("column %q: %q is not a field name (lower-case letters, digits and _)", c.Header, name), "columns", c.Header)
+			}
+		}
 	}
 	s.validateFields(root, "page", s.Page, add)
 	s.validateFields(root, "fields", s.Fields, add)
@@ -363,6 +376,8 @@ func (s *Seed) validate(root *yaml.Node) Problems {
 	return ps
 }
 
+var fieldNameRE = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+
 var types = map[string]bool{"": true, "text": true, "url": true, "year": true, "date": true, "int": true}
 
 func (s *Seed) validateFields(root *yaml.Node, section string, fs Fields, add func(string, ...string)) {
@@ -376,7 +391,7 @@ func (s *Seed) validateFields(root *yaml.Node, section string, fs Fields, add fu
 			return out
 		}
 		r := f.Rule
-		if !regexp.MustCompile(`^[a-z][a-z0-9_]*$`).MatchString(f.Name) {
+		if !fieldNameRE.MatchString(f.Name) {
 			add("field names are lower-case letters, digits and _", p("")...)
 		}
 		if r.Select != "" {
@@ -388,6 +403,13 @@ func (s *Seed) validateFields(root *yaml.Node, section string, fs Fields, add fu
 		if r.Regex != "" {
 			if _, err := regexp.Compile(r.Regex); err != nil {
 				add(fmt.Sprintf("bad regex: %v", err), p("regex")...)
+			}
+		}
+		for i, rp := range r.Replace {
+			if rp.Pattern == "" {
+				add(fmt.Sprintf("replace %d: missing pattern", i+1), p("replace")...)
+			} else if _, err := regexp.Compile(rp.Pattern); err != nil {
+				add(fmt.Sprintf("replace %d: bad regex: %v", i+1, err), p("replace")...)
 			}
 		}
 		if !types[r.Type] {

@@ -28,6 +28,7 @@ type Seed struct {
 	Page                 Fields     `yaml:"page"`
 	Items                Items      `yaml:"items"`
 	Fields               Fields     `yaml:"fields"`
+	Columns              Columns    `yaml:"columns"` // table header text -> field(s)
 	Key                  string     `yaml:"key"`
 	IgnoreChanges        []string   `yaml:"ignore_changes"` // fields excluded from change detection
 	DateOrder            string     `yaml:"date_order"`     // mdy (default) | dmy
@@ -109,17 +110,88 @@ func (it *Items) UnmarshalYAML(n *yaml.Node) error {
 
 // Rule says how to read one field.
 type Rule struct {
-	Select   string  `yaml:"select"`   // CSS selector; "" reads the item itself
-	Attr     string  `yaml:"attr"`     // attribute instead of text
-	Label    Strings `yaml:"label"`    // labelled facet: label text or synonyms
-	List     bool    `yaml:"list"`     // every match / value, not the first
-	Regex    string  `yaml:"regex"`    // capture (first group or group "v")
-	Type     string  `yaml:"type"`     // text | url | year | date | int
-	Value    string  `yaml:"value"`    // constant or template "Opinion {docket}"
-	Default  string  `yaml:"default"`  // used when nothing matched
-	Required bool    `yaml:"required"` // item dropped (with a warning) without it
-	Split    string  `yaml:"split"`    // one text holding several values
-	Heading  string  `yaml:"heading"`  // nearest preceding match outside the item
+	Select   string   `yaml:"select"`   // CSS selector; "" reads the item itself
+	Attr     string   `yaml:"attr"`     // attribute instead of text
+	Label    Strings  `yaml:"label"`    // labelled facet: label text or synonyms
+	List     bool     `yaml:"list"`     // every match / value, not the first
+	Regex    string   `yaml:"regex"`    // capture (first group or group "v")
+	Type     string   `yaml:"type"`     // text | url | year | date | int
+	Value    string   `yaml:"value"`    // constant or template "Opinion {docket}"
+	Default  string   `yaml:"default"`  // used when nothing matched
+	Required bool     `yaml:"required"` // item dropped (with a warning) without it
+	Split    string   `yaml:"split"`    // one text holding several values; "br": at line breaks
+	Heading  string   `yaml:"heading"`  // nearest preceding match outside the item
+	Replace  Replaces `yaml:"replace"`  // regex rewrites of the text, before regex and type
+}
+
+// SplitLines reports whether split means "at line breaks" (<br> and block
+// boundaries) rather than a literal separator: split: br, "<br>", "<br/>",
+// "<br />" or "\n".
+func (r Rule) SplitLines() bool {
+	switch strings.ToLower(strings.TrimSpace(r.Split)) {
+	case "br", "<br>", "<br/>", "<br />", "\\n":
+		return true
+	}
+	return r.Split == "\n"
+}
+
+// Replace is one regex rewrite of a field's text: every match of Pattern
+// becomes With, in which $1 or ${name} stand for capture groups.
+type Replace struct {
+	Pattern string `yaml:"pattern"`
+	With    string `yaml:"with"`
+}
+
+// Replaces are applied in order.
+type Replaces []Replace
+
+// UnmarshalYAML accepts one {pattern, with} mapping or a list of them,
+// refusing unknown keys.
+func (rs *Replaces) UnmarshalYAML(n *yaml.Node) error {
+	items := []*yaml.Node{n}
+	if n.Kind == yaml.SequenceNode {
+		items = n.Content
+	}
+	for _, it := range items {
+		if it.Kind != yaml.MappingNode {
+			return fmt.Errorf("line %d: replace takes {pattern: REGEX, with: TEXT} (or a list of them)", it.Line)
+		}
+		var r Replace
+		if err := decodeStrict(it, &r); err != nil {
+			return err
+		}
+		*rs = append(*rs, r)
+	}
+	return nil
+}
+
+// Column maps one table header text to the fields its cells fill.
+type Column struct {
+	Header string
+	Fields []string
+	Line   int // line in the seed file, 0 when unknown
+}
+
+// Columns map header cells to fields, in the order of the seed file:
+//
+//	columns: {"Caption": title, "Date": date, "Court No.": [docket]}
+type Columns []Column
+
+// UnmarshalYAML keeps the order of the mapping; a value is one field name
+// or a list of them.
+func (cs *Columns) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: columns maps header texts to field names", n.Line)
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		var fs Strings
+		if err := fs.UnmarshalYAML(v); err != nil {
+			return fmt.Errorf("line %d: columns.%s: %w", v.Line, k.Value, err)
+		}
+		*cs = append(*cs, Column{Header: k.Value, Fields: fs, Line: k.Line})
+	}
+	return nil
 }
 
 // Field is a named rule; Fields keep the order of the seed file.
@@ -304,6 +376,15 @@ func (s *Seed) ApplyDefaults() {
 	}
 	if len(s.AllowedHosts) == 0 {
 		s.AllowedHosts = hostsOf(s.StartURLs)
+	}
+	// A field named only in columns gets an empty rule (the cell's text),
+	// so every reader of Fields (validation, extract, exports) sees it.
+	for _, c := range s.Columns {
+		for _, name := range c.Fields {
+			if _, ok := s.Fields.Get(name); !ok {
+				s.Fields = append(s.Fields, Field{Name: name, Line: c.Line})
+			}
+		}
 	}
 }
 
