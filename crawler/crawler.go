@@ -22,12 +22,14 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gocolly/colly/v2"
@@ -559,10 +561,39 @@ func (s *Session) classify(ctx context.Context, rawURL string, status int, heade
 		return s.errorf(rawURL, status, KindTooLarge, "%w", te)
 	case errors.Is(err, errEncoding):
 		return s.errorf(rawURL, status, KindBadPage, "%w", err)
-	case status != 0 && isTruncation(err):
+	case isTimeout(err):
+		return s.errorf(rawURL, status, KindTransient, "%s", s.timeoutCause(err))
+	case status != 0 && (isTruncation(err) || !isNetwork(err)):
+		// The status line arrived and the body then broke the protocol
+		// (a short Content-Length, a malformed chunk, corrupt gzip):
+		// the server sent a broken page; asking again rarely helps.
 		return s.errorf(rawURL, status, KindBadPage, "truncated or corrupt body: %w", err)
 	}
 	return s.errorf(rawURL, status, KindTransient, "%w", err)
+}
+
+// isTimeout reports a request that ran out of time (the session's
+// limits.timeout, not the caller's context: classify checks that first).
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// isNetwork reports an error of the connection itself (reset, refused,
+// DNS), as opposed to a malformed response.
+func isNetwork(err error) bool {
+	var (
+		oe *net.OpError
+		de *net.DNSError
+	)
+	return errors.As(err, &oe) || errors.As(err, &de) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)
+}
+
+// timeoutCause says that a request ran out of limits.timeout. It does not
+// wrap the underlying context.DeadlineExceeded: the caller's context was
+// not cancelled, and must not look as if it had been.
+func (s *Session) timeoutCause(err error) string {
+	return fmt.Sprintf("no complete response within limits.timeout (%v): %v", s.timeout, err)
 }
 
 // isTruncation reports a body that ended early or does not decompress.

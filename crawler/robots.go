@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 
@@ -23,6 +24,7 @@ type robotsEntry struct {
 	loaded bool
 	url    string
 	group  *robotstxt.Group // nil: everything allowed
+	body   []byte           // the robots.txt as fetched, to quote its rules
 	err    *Error           // robots.txt unreachable: everything blocked
 }
 
@@ -87,7 +89,11 @@ func (s *Session) checkRobots(ctx context.Context, u *url.URL) error {
 		path += "?" + u.RawQuery
 	}
 	if !e.group.Test(path) {
-		return s.errorf(u.String(), 0, KindBlocked, "robots.txt (%s) disallows %s for user agent %q", e.url, path, s.agent)
+		rule := ""
+		if r := matchingRule(e.body, s.agent, path); r != "" {
+			rule = " by the rule " + r
+		}
+		return s.errorf(u.String(), 0, KindBlocked, "robots.txt (%s) disallows %s for user agent %q%s", e.url, path, s.agent, rule)
 	}
 	return nil
 }
@@ -107,6 +113,7 @@ func (s *Session) loadRobots(ctx context.Context, e *robotsEntry) *Error {
 					return nil
 				}
 				e.group = data.FindGroup(s.agent)
+				e.body = body
 				s.log.Debug("robots.txt loaded", "source", s.seed.ID, "url", e.url, "crawl_delay", e.group.CrawlDelay)
 				return nil
 			case status >= 300 && status < 400:
@@ -125,6 +132,9 @@ func (s *Session) loadRobots(ctx context.Context, e *robotsEntry) *Error {
 			return s.errorf(e.url, 0, KindTransient, "load robots.txt: %w", ctx.Err())
 		}
 		if attempt >= s.c.cfg.MaxRetries {
+			if err != nil && isTimeout(err) {
+				return s.errorf(e.url, 0, KindBlocked, "robots.txt unavailable, so every page of the host is off limits: %s", s.timeoutCause(err))
+			}
 			if err != nil {
 				return s.errorf(e.url, 0, KindBlocked, "robots.txt unavailable, so every page of the host is off limits: %w", err)
 			}
@@ -173,4 +183,75 @@ func robotsRedirect(req *http.Request, via []*http.Request) error {
 		return fmt.Errorf("robots.txt redirects to %s", req.URL.Redacted())
 	}
 	return nil
+}
+
+// matchingRule quotes the Disallow rule of robots.txt that blocks path
+// for agent (a lower-case product token), with its line number
+// ("\"Disallow: /list\" (line 2)"): the longest matching rule of the
+// group robotstxt chooses (the longest user-agent that prefixes agent,
+// else "*"). It returns "" when it finds none.
+func matchingRule(body []byte, agent, path string) string {
+	lines := strings.Split(string(body), "\n")
+	groupAgent := ""
+	for _, line := range lines {
+		k, v, _ := strings.Cut(line, ":")
+		v = strings.ToLower(strings.TrimSpace(strings.SplitN(v, "#", 2)[0]))
+		if !strings.EqualFold(strings.TrimSpace(k), "user-agent") {
+			continue
+		}
+		if (v == "*" && groupAgent == "") || (v != "*" && strings.HasPrefix(agent, v) && len(v) > len(groupAgent)) {
+			groupAgent = v
+		}
+	}
+	if groupAgent == "" {
+		return ""
+	}
+	var (
+		best, bestLen int
+		bestText      string
+		inGroup       bool // the current group names groupAgent
+		agents        bool // the previous line was a user-agent line
+	)
+	for i, line := range lines {
+		if j := strings.IndexByte(line, '#'); j >= 0 {
+			line = line[:j]
+		}
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		k, v = strings.ToLower(strings.TrimSpace(k)), strings.TrimSpace(v)
+		switch k {
+		case "user-agent":
+			if !agents {
+				inGroup = false
+			}
+			agents = true
+			if strings.EqualFold(v, groupAgent) {
+				inGroup = true
+			}
+			continue
+		case "disallow":
+			if inGroup && v != "" && robotsMatch(v, path) && len(v) > bestLen {
+				best, bestLen, bestText = i+1, len(v), strings.TrimSpace(line)
+			}
+		}
+		agents = false
+	}
+	if bestText == "" {
+		return ""
+	}
+	return fmt.Sprintf("%q (line %d)", bestText, best)
+}
+
+// robotsMatch reports whether a robots.txt path pattern (with * and a
+// final $) matches path.
+func robotsMatch(pattern, path string) bool {
+	anchored := strings.HasSuffix(pattern, "$")
+	expr := "^" + strings.ReplaceAll(regexp.QuoteMeta(strings.TrimSuffix(pattern, "$")), `\*`, ".*")
+	if anchored {
+		expr += "$"
+	}
+	re, err := regexp.Compile(expr)
+	return err == nil && re.MatchString(path)
 }

@@ -1,6 +1,8 @@
 package crawler
 
 import (
+	"bufio"
+	"bytes"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -111,6 +113,10 @@ func (t *sessionTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	if !res.Uncompressed {
 		switch enc := strings.ToLower(strings.TrimSpace(res.Header.Get("Content-Encoding"))); enc {
 		case "", "identity":
+			// A .gz file served as the page itself (no Content-Encoding):
+			// inflate it too, so that its size is measured after
+			// decompression like any other gzip body.
+			body = &sniffGzip{br: bufio.NewReader(res.Body)}
 		case "gzip", "x-gzip":
 			body = &lazyGzip{src: res.Body}
 		default:
@@ -148,6 +154,27 @@ func (g *lazyGzip) Read(p []byte) (int, error) {
 		return 0, g.err
 	}
 	return g.zr.Read(p)
+}
+
+// gzipMagic starts every gzip stream (RFC 1952: ID1, ID2, CM=deflate).
+var gzipMagic = []byte{0x1f, 0x8b, 0x08}
+
+// sniffGzip reads a body as gzip when it starts with the gzip magic
+// bytes, as it is otherwise. It decides on first read.
+type sniffGzip struct {
+	br *bufio.Reader
+	r  io.Reader
+}
+
+func (g *sniffGzip) Read(p []byte) (int, error) {
+	if g.r == nil {
+		if m, _ := g.br.Peek(len(gzipMagic)); bytes.Equal(m, gzipMagic) {
+			g.r = &lazyGzip{src: g.br}
+		} else {
+			g.r = g.br
+		}
+	}
+	return g.r.Read(p)
 }
 
 // limitedBody fails with *TooLargeError once more than limit bytes were
