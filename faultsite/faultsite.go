@@ -86,6 +86,9 @@ const (
 	// GzipBody sends the same gzip stream as a .gz file would be served by
 	// a misconfigured server: labelled text/html, no Content-Encoding.
 	GzipBody Kind = "gzip-body"
+	// Oversize answers 200 with Fault.Size bytes (default 16 MiB) of
+	// plain, uncompressed HTML.
+	Oversize Kind = "oversize"
 	// RedirectLoop redirects to /loop-a, which redirects to /loop-b, which
 	// redirects back to /loop-a, for ever.
 	RedirectLoop Kind = "redirect-loop"
@@ -119,7 +122,7 @@ type Fault struct {
 	RetryAfter  string        // RetryAfter: the header value
 	ContentType string        // NotHTML: the Content-Type
 	Target      string        // RedirectAway: the absolute URL redirected to
-	Size        int64         // GzipBomb, GzipBody: inflated size in bytes
+	Size        int64         // GzipBomb, GzipBody, Oversize: (inflated) size in bytes
 	Every       time.Duration // Trickle: the pause between bytes
 }
 
@@ -556,6 +559,19 @@ func (s *Site) serve(w http.ResponseWriter, r *http.Request, f Fault, ctype stri
 		}
 		h.Set("Content-Length", strconv.Itoa(len(bomb)))
 		w.Write(bomb)
+	case Oversize:
+		size := f.Size
+		if size <= 0 {
+			size = DefaultBombSize
+		}
+		h.Set("Content-Type", ctype)
+		h.Set("Content-Length", strconv.FormatInt(size, 10))
+		pad := bytes.Repeat([]byte(" "), 64<<10)
+		for left := size; left > 0; left -= int64(len(pad)) {
+			if _, err := w.Write(pad[:min(int64(len(pad)), left)]); err != nil {
+				return // the client gave up, as it should
+			}
+		}
 	case RedirectLoop:
 		http.Redirect(w, r, "/loop-a", http.StatusFound)
 	case RedirectAway:

@@ -153,6 +153,12 @@ func TestFaults(t *testing.T) {
 				t.Errorf("gzip body inflates to %d", n)
 			}
 		}},
+		{faultsite.Fault{Kind: faultsite.Oversize, Size: 1 << 20}, func(t *testing.T, res *http.Response, body []byte, err error) {
+			wantStatus(200, "Content-Length", "1048576")(t, res, body, err)
+			if len(body) != 1<<20 {
+				t.Errorf("oversize body: %d bytes", len(body))
+			}
+		}},
 		{faultsite.Is(faultsite.RedirectLoop), wantStatus(302, "Location", "/loop-a")},
 		{faultsite.Is(faultsite.RedirectAway), wantStatus(302, "Location", faultsite.DefaultAwayTarget)},
 	}
