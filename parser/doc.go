@@ -30,8 +30,35 @@
 //     a known label only. For a list, inline runs like
 //     "<a>A</a>, <a>B</a>" give one value per element. Lines broken by
 //     <br> inside a value stay one value; use split for such text.
-//   - split is a literal separator. regex keeps group "v", else group 1,
-//     else the whole match; no match is no value.
+//   - split is a literal separator, or with split: br (also "<br>",
+//     "<br/>", "\n") the value's line breaks: <br> and block boundaries,
+//     never newlines of the HTML source. A single-valued rule keeps the
+//     first non-empty part ("Case name<br><span>District</span>" gives
+//     the case name).
+//   - replace: {pattern: RE, with: TEXT}, or a list of them, rewrites the
+//     normalised text in order (every match; $1 and ${name} in with),
+//     before regex and type; the result is normalised again. It is how a
+//     seed cleans captions ("et al.", "vs." -> "v.") without code.
+//   - regex keeps group "v", else group 1, else the whole match; no
+//     match is no value.
+//   - columns (seed level) maps a table's header texts (folded like
+//     labels) to fields. The header is the last row of <thead>, else the
+//     first row made only of <th>s, else the first row; header rows are
+//     never items. A field mapped to a column reads the item row's cell
+//     under that header (colspan counted): its rule's select, attr,
+//     split, replace, regex and type then apply inside that cell. A field
+//     named only in columns is the cell's text (seeds adds an empty rule).
+//   - detail.link: per kept item, the href of the selector's first match
+//     in the item (or of that match's first link), resolved, in
+//     Result.DetailURLs (parallel to Records; "" when an item has none;
+//     nil when the seed has no detail.link).
+//   - pagination.next_text matches a link's whole text, case-insensitive;
+//     arrows and punctuation around the words do not count ("Next ›"
+//     matches Next), unless the seed's text is only symbols ("»").
+//   - Facts.ScriptList, for a page with no items: an inline script that
+//     fetches data, a <noscript> asking for JavaScript, an empty app root
+//     (#root, #app, #__next), or an empty element an inline script looks
+//     up by id and writes markup into (innerHTML, appendChild, .html()).
 //   - value: a constant, or a template over other fields of the same item
 //     ("{docket}", list values joined with record.ListSep); a template
 //     whose fields are empty gives no value. Regex and type apply to the

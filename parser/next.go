@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"unicode"
 
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
@@ -48,8 +49,11 @@ func (r *Rules) isNextLink(n *html.Node) bool {
 	}
 	if n.DataAtom == atom.A && len(r.nextText) > 0 {
 		t := strings.ToLower(nodeText(n))
+		// "Next ›", "» Next", "Next »»": arrows around the word do not
+		// count, unless the seed's text is itself only symbols ("»").
+		core := strings.TrimFunc(t, func(c rune) bool { return !unicode.IsLetter(c) && !unicode.IsDigit(c) })
 		for _, want := range r.nextText {
-			if t == want {
+			if t == want || (core != "" && core == want) {
 				return true
 			}
 		}

@@ -190,6 +190,14 @@ func checkKeys(file string, n *yaml.Node, t reflect.Type, path string, ps *Probl
 					checkKeys(file, v.Content[j+1], reflect.TypeOf(Rule{}), join(join(path, k.Value), v.Content[j].Value), ps)
 				}
 			}
+		case ft == reflect.TypeOf(Replaces{}):
+			items := []*yaml.Node{v}
+			if v.Kind == yaml.SequenceNode {
+				items = v.Content
+			}
+			for _, it := range items {
+				checkKeys(file, it, reflect.TypeOf(Replace{}), join(path, k.Value), ps)
+			}
 		case ft == reflect.TypeOf(Items{}):
 			if v.Kind == yaml.MappingNode {
 				checkKeys(file, v, reflect.TypeOf(struct {

@@ -154,3 +154,47 @@ func TestExtraFields(t *testing.T) {
 		t.Errorf("ExtraFields = %s, want pdf,publisher", got)
 	}
 }
+
+// TestColumnsAndReplace: columns keep the file's order, a field named only
+// in columns gets an empty rule in Fields (so extract and exports show
+// it), and replace takes one mapping or a list.
+func TestColumnsAndReplace(t *testing.T) {
+	s, err := LoadFile("testdata/columns.good.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var headers []string
+	for _, c := range s.Columns {
+		headers = append(headers, c.Header+"="+strings.Join(c.Fields, "+"))
+	}
+	if got := strings.Join(headers, " "); got != "Title=title+url Year=year Authors=authors" {
+		t.Errorf("columns = %s", got)
+	}
+	var names []string
+	for _, f := range s.Fields {
+		names = append(names, f.Name)
+	}
+	if got := strings.Join(names, " "); got != "url authors title year" {
+		t.Errorf("fields = %s, want the seed's rules then the column-only fields", got)
+	}
+	if r, _ := s.Fields.Get("authors"); !r.SplitLines() {
+		t.Errorf("split: br is not SplitLines")
+	}
+	s2, err := Parse("r.yaml", []byte(`
+id: r
+start_urls: ["https://example.org/"]
+items: li
+fields:
+  title: {replace: {pattern: 'a', with: 'b'}}
+  other: {replace: [{pattern: 'x'}, {pattern: 'y', with: 'z'}], split: "\n"}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := s2.Fields.Get("title"); len(r.Replace) != 1 || r.Replace[0] != (Replace{"a", "b"}) {
+		t.Errorf("title replace = %+v", r.Replace)
+	}
+	if r, _ := s2.Fields.Get("other"); len(r.Replace) != 2 || r.Replace[1] != (Replace{"y", "z"}) || !r.SplitLines() {
+		t.Errorf("other = %+v", r)
+	}
+}
