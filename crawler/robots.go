@@ -138,7 +138,7 @@ func (s *Session) loadRobots(ctx context.Context, e *robotsEntry) *Error {
 			if err != nil {
 				return s.errorf(e.url, 0, KindBlocked, "robots.txt unavailable, so every page of the host is off limits: %w", err)
 			}
-			return s.errorf(e.url, status, KindBlocked, "robots.txt %s unavailable (HTTP %d), so every page of the host is off limits", e.url, status)
+			return s.errorf(e.url, status, KindBlocked, "robots.txt unavailable, so every page of the host is off limits")
 		}
 		wait := s.c.backoff(attempt)
 		s.log.Info("retrying robots.txt", "source", s.seed.ID, "url", e.url, "status", status, "err", err, "wait", wait)

@@ -284,7 +284,7 @@ func TestFaults(t *testing.T) {
 
 		// robots.txt.
 		{name: "robots.txt 5xx", inject: func(r *faultRig) { r.site.SetRobots(faultsite.HTTPStatus(503)) },
-			status: store.StatusBlocked, url: "/robots.txt", cause: []string{"robots.txt", "unavailable (HTTP 503)"}, page: -1},
+			status: store.StatusBlocked, url: "/robots.txt", cause: []string{"HTTP 503: robots.txt unavailable"}, page: -1},
 		{name: "robots.txt hangs", setup: shortTimeout, inject: func(r *faultRig) { r.site.SetRobots(faultsite.Is(faultsite.Hang)) },
 			status: store.StatusBlocked, url: "/robots.txt", cause: []string{"robots.txt unavailable", "limits.timeout (250ms)"}, page: -1},
 		{name: "robots.txt disallows the start URL", inject: func(r *faultRig) { r.site.SetRobotsTxt("User-agent: *\nDisallow: /list\n") },
