@@ -26,7 +26,6 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -38,8 +37,24 @@ import (
 	"github.com/harvest-dev/harvest/seeds"
 )
 
+// DefaultContact is the contact URL of the default user agent: where a
+// site's operator learns what harvest is. Deployments should set their
+// own (Config.Contact): a page or mailto: URL that reaches whoever runs
+// the crawl.
+const DefaultContact = "https://github.com/harvest-dev/harvest"
+
 // DefaultUserAgent is sent when neither the seed nor Config names one.
-const DefaultUserAgent = "harvest/0.1 (+https://github.com/harvest-dev/harvest)"
+const DefaultUserAgent = "harvest/0.1 (+" + DefaultContact + ")"
+
+// UserAgentFor is the default user agent with another contact URL:
+// "harvest/0.1 (+CONTACT)".
+func UserAgentFor(contact string) string {
+	contact = strings.TrimSpace(contact)
+	if contact == "" {
+		contact = DefaultContact
+	}
+	return "harvest/0.1 (+" + contact + ")"
+}
 
 // DefaultMaxRetries is how often a transient failure is retried.
 const DefaultMaxRetries = 3
@@ -73,8 +88,12 @@ type Config struct {
 	// inject one that records the waits.
 	Sleep func(ctx context.Context, d time.Duration) error
 	// UserAgent is sent unless the seed's politeness.user_agent is set;
-	// default DefaultUserAgent.
+	// default UserAgentFor(Contact).
 	UserAgent string
+	// Contact is the URL (or mailto:) that the default user agent names,
+	// so that a site's operator can reach whoever runs the crawl; default
+	// DefaultContact. Ignored when UserAgent is set.
+	Contact string
 	// MaxRetries is how often a transient failure (network error,
 	// timeout, 408, 429, 5xx) is retried; 0 means DefaultMaxRetries, a
 	// negative value means never.
@@ -82,12 +101,82 @@ type Config struct {
 }
 
 // Crawler fetches pages. It is safe for concurrent use; one Crawler can
-// serve every source of a daemon.
+// serve every source of a daemon, and should: the politeness of a host
+// (its delay and concurrency) is kept here, shared by every session of
+// every source on that host.
 type Crawler struct {
 	cfg     Config
 	log     *slog.Logger
 	guarded http.RoundTripper // refuses non-public addresses
 	open    http.RoundTripper // for seeds with allow_private_networks
+
+	mu    sync.Mutex
+	hosts map[string]*hostGate // by lower-case host:port
+}
+
+// hostGate paces and bounds the requests of all sessions to one host.
+type hostGate struct {
+	mu       sync.Mutex
+	inflight int
+	last     time.Time     // scheduled start of the latest request
+	started  bool          // last is set
+	freed    chan struct{} // closed (and replaced) when a request ends
+}
+
+// gate returns the gate of hostport, creating it on first use.
+func (c *Crawler) gate(hostport string) *hostGate {
+	key := strings.ToLower(hostport)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	g, ok := c.hosts[key]
+	if !ok {
+		g = &hostGate{freed: make(chan struct{})}
+		c.hosts[key] = g
+	}
+	return g
+}
+
+// acquire waits until fewer than limit requests (of any session) are in
+// flight to the host, and counts one more. Each caller brings its own
+// seed's limit, so a source asking for 1 waits for the host to be idle.
+func (g *hostGate) acquire(ctx context.Context, limit int) error {
+	for {
+		g.mu.Lock()
+		if g.inflight < max(1, limit) {
+			g.inflight++
+			g.mu.Unlock()
+			return nil
+		}
+		freed := g.freed
+		g.mu.Unlock()
+		select {
+		case <-freed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// release ends a request counted by acquire.
+func (g *hostGate) release() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.inflight--
+	close(g.freed)
+	g.freed = make(chan struct{})
+}
+
+// slot returns when a request may start, at least d after the previous
+// request to the host (from any session) started, and reserves it.
+func (g *hostGate) slot(now time.Time, d time.Duration) time.Time {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	start := now
+	if g.started && g.last.Add(d).After(start) {
+		start = g.last.Add(d)
+	}
+	g.last, g.started = start, true
+	return start
 }
 
 // New returns a crawler with cfg's defaults applied.
@@ -102,7 +191,7 @@ func New(cfg Config) *Crawler {
 		cfg.Sleep = sleepTimer
 	}
 	if cfg.UserAgent == "" {
-		cfg.UserAgent = DefaultUserAgent
+		cfg.UserAgent = UserAgentFor(cfg.Contact)
 	}
 	switch {
 	case cfg.MaxRetries == 0:
@@ -110,7 +199,7 @@ func New(cfg Config) *Crawler {
 	case cfg.MaxRetries < 0:
 		cfg.MaxRetries = 0
 	}
-	c := &Crawler{cfg: cfg, log: cfg.Logger}
+	c := &Crawler{cfg: cfg, log: cfg.Logger, hosts: map[string]*hostGate{}}
 	if cfg.Transport != nil {
 		c.guarded, c.open = cfg.Transport, cfg.Transport
 	} else {
@@ -140,15 +229,17 @@ type Session struct {
 	allowed      map[string]bool
 	timeout      time.Duration
 	maxBody      int64
+	parallel     int // politeness.concurrency: requests in flight per host
 
 	mu     sync.Mutex
 	robots map[string]*robotsEntry // by scheme://host:port
 	delay  map[string]time.Duration
-	next   map[string]time.Time // by host:port: earliest start of the next request
 }
 
 // Open prepares one run of source s: a colly collector with the seed's
-// user agent, per-host parallelism, request timeout and allowed hosts,
+// user agent, request timeout and allowed hosts (politeness.concurrency
+// and delay apply per host through the Crawler, shared with every other
+// session on the host),
 // and the robots.txt of every start URL's host (unless the seed sets
 // politeness.robots: false). A robots.txt that cannot be loaded (5xx,
 // unreachable) makes Open fail with KindBlocked: the run is blocked, not
@@ -180,7 +271,10 @@ func (c *Crawler) Open(ctx context.Context, s *seeds.Seed) (*Session, error) {
 		maxBody:   maxBody,
 		robots:    map[string]*robotsEntry{},
 		delay:     map[string]time.Duration{},
-		next:      map[string]time.Time{},
+		parallel:  s.Politeness.Concurrency,
+	}
+	if sess.parallel <= 0 {
+		sess.parallel = seeds.DefaultConcurrency
 	}
 	allowedHosts := s.AllowedHosts
 	if len(allowedHosts) == 0 { // a seed built in code without defaults
@@ -271,17 +365,10 @@ func (s *Session) newCollector(base http.RoundTripper, hosts []string) (*colly.C
 	col.WithTransport(&sessionTransport{base: base, maxBody: s.maxBody})
 	col.SetRequestTimeout(s.timeout)
 	col.SetRedirectHandler(s.checkRedirect)
-	par := s.seed.Politeness.Concurrency
-	if par <= 0 {
-		par = seeds.DefaultConcurrency
-	}
+	// No colly LimitRule: per-host parallelism and delay are the
+	// Crawler's, shared by every session on the host (see Fetch).
 	for _, h := range hosts {
 		s.delay[h] = s.seed.Politeness.Delay.D()
-		// colly matches rules against URL.Host, which carries the port.
-		rule := &colly.LimitRule{DomainRegexp: `^` + regexp.QuoteMeta(h) + `(:\d+)?$`, Parallelism: par}
-		if err := col.Limit(rule); err != nil {
-			return nil, err
-		}
 	}
 	return col, nil
 }
@@ -327,22 +414,13 @@ func hostname(hostport string) string {
 	return u.Hostname()
 }
 
-// pace waits until a request to hostport may start: requests to one host
-// start at least its delay apart, whatever the concurrency.
-func (s *Session) pace(ctx context.Context, hostport string) error {
-	d := s.Delay(hostport)
-	if d <= 0 {
-		return ctx.Err()
-	}
-	key := strings.ToLower(hostport)
-	s.mu.Lock()
+// pace waits until a request to hostport may start: requests to one host,
+// from every session of the Crawler, start at least this session's delay
+// for the host apart, whatever the concurrency. The caller holds a slot
+// of the host's gate, so the start it reserves is the one it takes.
+func (s *Session) pace(ctx context.Context, g *hostGate, hostport string) error {
 	now := s.c.cfg.Now()
-	start := s.next[key]
-	if start.Before(now) {
-		start = now
-	}
-	s.next[key] = start.Add(d)
-	s.mu.Unlock()
+	start := g.slot(now, s.Delay(hostport))
 	if w := start.Sub(now); w > 0 {
 		return s.c.cfg.Sleep(ctx, w)
 	}
@@ -411,11 +489,17 @@ func (s *Session) Fetch(ctx context.Context, rawURL string, v Validators) (*Page
 	if err := s.checkRobots(ctx, u); err != nil {
 		return nil, err
 	}
+	g := s.c.gate(u.Host)
 	for attempt := 0; ; attempt++ {
-		if err := s.pace(ctx, u.Host); err != nil {
+		if err := g.acquire(ctx, s.parallel); err != nil {
+			return nil, s.errorf(rawURL, 0, KindTransient, "cancelled: %w", err)
+		}
+		if err := s.pace(ctx, g, u.Host); err != nil {
+			g.release()
 			return nil, s.errorf(rawURL, 0, KindTransient, "cancelled: %w", err)
 		}
 		page, ferr, retryAfter := s.attempt(ctx, rawURL, v)
+		g.release() // not held while backing off
 		if ferr == nil {
 			return page, nil
 		}
