@@ -58,7 +58,6 @@ func TestNoWrongRemovals(t *testing.T) {
 // TestNoWrongRemovalsWithLayoutChanges adds pages that parse with too few
 // items (a redesign, a maintenance page).
 func TestNoWrongRemovalsWithLayoutChanges(t *testing.T) {
-	t.Skip(minItemsBug)
 	propertyTest(t, append(slices.Clone(propertyFaults), layoutFaults...))
 }
 

@@ -423,6 +423,9 @@ func (w *walk) visit(ctx context.Context, u string, pastFirst bool) visitOutcome
 	}
 	if state != nil && (page.NotModified || bodyHash == state.BodyHash) {
 		// Unchanged since the last run: its items are seen as they were.
+		if len(state.Keys) < w.seed.Guards.MinItems {
+			w.suspectPage(u, len(state.Keys), false)
+		}
 		out.NotModified = true
 		out.Items = len(state.Keys)
 		out.Keys, out.Next = state.Keys, state.Next
@@ -467,15 +470,28 @@ func (w *walk) visit(ctx context.Context, u string, pastFirst bool) visitOutcome
 	// The walk of a param pagination ends at the first empty page; any
 	// other page below the seed's minimum looks like a layout change.
 	emptyEnd := w.seed.Pagination.Mode() == "param" && pastFirst && res.Facts.Items == 0
-	if !emptyEnd && res.Facts.Items < w.seed.Guards.MinItems && w.suspect == "" {
-		w.suspect = fmt.Sprintf("page %s has %d items, fewer than guards.min_items (%d): the listing container may have changed", u, res.Facts.Items, w.seed.Guards.MinItems)
-		if res.Facts.ScriptList {
-			w.suspect += "; the page builds its list with scripts"
-		}
+	if !emptyEnd && res.Facts.Items < w.seed.Guards.MinItems {
+		w.suspectPage(u, res.Facts.Items, res.Facts.ScriptList)
+		// Remember nothing of a page that looks wrong: the next run must
+		// fetch and judge it again, never count it "not modified".
+		out.ETag, out.LastModified, out.BodyHash = "", "", ""
 	}
 	w.pages = append(w.pages, out)
 	w.progress()
 	return visitOutcome{next: res.Next, items: res.Facts.Items, newKeys: w.countNew(keys)}
+}
+
+// suspectPage marks the run suspect because page u has fewer items than
+// guards.min_items (a maintenance page, a redesign); the first such page
+// names the reason.
+func (w *walk) suspectPage(u string, items int, scriptList bool) {
+	if w.suspect != "" {
+		return
+	}
+	w.suspect = fmt.Sprintf("page %s has %d items, fewer than guards.min_items (%d): the listing container may have changed", u, items, w.seed.Guards.MinItems)
+	if scriptList {
+		w.suspect += "; the page builds its list with scripts"
+	}
 }
 
 func statusOf(err error) int {
