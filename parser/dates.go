@@ -54,8 +54,9 @@ var monthAlt = func() string {
 var (
 	// 2019-03-12, 2019/03/12, 2019-03-12T10:00:00Z
 	isoDateRE = regexp.MustCompile(`(?:^|[^\d])(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:$|[^\d])`)
-	// 12 March 2019, 12. März 2019, 27 de enero de 2026, 1er mars 2019
-	dmyNameRE = regexp.MustCompile(`(?i)(?:^|[^\pL\d])(\d{1,2})(?:st|nd|rd|th|er|º|°)?\.?\s+(?:de\s+)?(` + monthAlt + `)\.?,?\s+(?:de\s+|del\s+)?(\d{4})(?:$|[^\d])`)
+	// 12 March 2019, 12. März 2019, 27 de enero de 2026, 1er mars 2019,
+	// 12-Mar-2019 (DSpace, Oracle)
+	dmyNameRE = regexp.MustCompile(`(?i)(?:^|[^\pL\d])(\d{1,2})(?:st|nd|rd|th|er|º|°)?\.?(?:\s+|-)(?:de\s+)?(` + monthAlt + `)\.?,?(?:\s+|-)(?:de\s+|del\s+)?(\d{4})(?:$|[^\d])`)
 	// March 12, 2019; Jan. 16, 2025; Sept. 12, 2023
 	mdyNameRE = regexp.MustCompile(`(?i)(?:^|[^\pL\d])(` + monthAlt + `)\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})(?:$|[^\d])`)
 	// 03/12/2019, 3/12/19, 12.03.2019

@@ -28,6 +28,8 @@ func TestParseDate(t *testing.T) {
 		{"27 de enero de 2026", false, "2026-01-27"},
 		{"1 de septiembre del 2020", false, "2020-09-01"},
 		{"12 mars 2019", false, "2019-03-12"},
+		{"12-Mar-2019", false, "2019-03-12"},
+		{"1-Sep-2020", true, "2020-09-01"},
 		{"1er février 2021", false, "2021-02-01"},
 		{"12 décembre 2019", false, "2019-12-12"},
 		{"3. März 2020", false, "2020-03-03"},

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"net/url"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/harvest-dev/harvest/parser"
 	"github.com/harvest-dev/harvest/record"
 	"github.com/harvest-dev/harvest/seeds"
 )
@@ -240,5 +242,167 @@ func TestRealPagesSeedsCheck(t *testing.T) {
 	stdout, stderr, code := harvestCLI(t, "seeds", "check", examplesDir)
 	if code != 0 {
 		t.Fatalf("seeds check %s: exit %d\n%s%s", examplesDir, code, stdout, stderr)
+	}
+}
+
+var updateCorpus = flag.Bool("update", false, "rewrite testdata/*.golden.json from `harvest extract --format json`")
+
+// corpusPage is one page of the platform corpus (testdata/NAME.html, read
+// by seeds/examples/NAME.yaml) and what a person checks by hand on it.
+type corpusPage struct {
+	name  string
+	check func(t *testing.T, out corpusOut)
+}
+
+// corpusOut is `harvest extract --format json` of one corpus page.
+type corpusOut struct {
+	Records []struct {
+		URL        string            `json:"url"`
+		Title      string            `json:"title"`
+		Summary    string            `json:"summary"`
+		Countries  []string          `json:"countries"`
+		Authors    []string          `json:"authors"`
+		Year       int               `json:"year"`
+		Categories []string          `json:"categories"`
+		Language   string            `json:"language"`
+		Extra      map[string]string `json:"extra"`
+	} `json:"records"`
+	Next  []string     `json:"next"`
+	Facts parser.Facts `json:"facts"`
+}
+
+func wantEq[T comparable](t *testing.T, what string, got, want T) {
+	t.Helper()
+	if got != want {
+		t.Errorf("%s = %v, want %v", what, got, want)
+	}
+}
+
+var corpusPages = []corpusPage{
+	{"drupal-views", func(t *testing.T, o corpusOut) {
+		wantEq(t, "records", len(o.Records), 12)
+		wantEq(t, "total", o.Facts.Total, 117)
+		wantEq(t, "next", strings.Join(o.Next, " "), "https://publications.example.int/en/publications?page=1")
+		r := o.Records[2]
+		wantEq(t, "record 3 title", r.Title, "Migración de retorno y reintegración laboral en México")
+		wantEq(t, "record 3 language", r.Language, "es")
+		wantEq(t, "record 3 authors", strings.Join(r.Authors, "|"), "María Dolores París Pombo|Jesús Peña Muñoz")
+		wantEq(t, "record 3 date (from <time datetime>)", r.Extra["date"], "2023-03-27")
+		wantEq(t, "record 3 type (inline views-label)", strings.Join(r.Categories, "|"), "Informe")
+		wantEq(t, "record 3 pdf", r.Extra["pdf"], "")
+		wantEq(t, "record 1 pdf", o.Records[0].Extra["pdf"], "https://publications.example.int/sites/default/files/publication/iom_remittances_and_rural_credit_in_central_america.pdf")
+	}},
+	{"dspace-browse", func(t *testing.T, o corpusOut) {
+		wantEq(t, "records (header row is not one)", len(o.Records), 20)
+		wantEq(t, "total", o.Facts.Total, 1864)
+		r := o.Records[0]
+		wantEq(t, "record 1 url", r.URL, "https://repository.example.edu/jspui/handle/10568/4102")
+		wantEq(t, "record 1 date (27-Mar-2023)", r.Extra["date"], "2023-03-27")
+		wantEq(t, "record 1 authors", strings.Join(r.Authors, "|"), "París Pombo, María Dolores|Peña Muñoz, Jesús")
+		wantEq(t, "next (next_text 'next >')", len(o.Next), 1)
+	}},
+	{"eprints-view", func(t *testing.T, o corpusOut) {
+		wantEq(t, "records", len(o.Records), 18)
+		years := map[int]int{}
+		for _, r := range o.Records {
+			years[r.Year]++
+		}
+		wantEq(t, "years from headings", fmt.Sprint(years), "map[2020:1 2021:7 2022:10]")
+		wantEq(t, "last record authors", strings.Join(o.Records[17].Authors, "|"), "Abdullahi, Musa|Ngugi, Wanjiru")
+		wantEq(t, "record 1 url", o.Records[0].URL, "https://eprints.example.ac.uk/4105/")
+	}},
+	{"wordpress-archive", func(t *testing.T, o corpusOut) {
+		wantEq(t, "records (sidebar links are not posts)", len(o.Records), 10)
+		r := o.Records[0]
+		wantEq(t, "record 1 categories", strings.Join(r.Categories, "|"), "Reports|Climate")
+		wantEq(t, "record 1 date", r.Extra["date"], "2023-02-14")
+		wantEq(t, "record 1 summary (no 'Continue reading')", r.Summary, "Baseline indicators of planned relocation and displacement after cyclones, 2015–2022.")
+		wantEq(t, "next (template pagination: the runner walks /page/N/)", len(o.Next), 0)
+	}},
+	{"tablepress", func(t *testing.T, o corpusOut) {
+		wantEq(t, "records", len(o.Records), 16)
+		r := o.Records[7]
+		wantEq(t, "record 8 title", r.Title, "Health Screening at Points of Entry")
+		wantEq(t, "record 8 authors (one per <br>)", strings.Join(r.Authors, "|"), "Petra Novak|Ji-woo Kim|Rafael Santos")
+		wantEq(t, "record 8 date (21/10/2022, dmy)", r.Extra["date"], "2022-10-21")
+		wantEq(t, "record 8 url", r.URL, "https://www.researchhub.example.net/wp-content/uploads/2022/10/health-screening-at-points-of-entry.pdf")
+	}},
+	{"dl-catalogue", func(t *testing.T, o corpusOut) {
+		wantEq(t, "records", len(o.Records), 14)
+		r := o.Records[0]
+		wantEq(t, "record 1 title", r.Title, "Displacement Tracking Matrix: Round 14, South Sudan")
+		wantEq(t, "record 1 authors (split ';')", strings.Join(r.Authors, "|"), "DTM South Sudan")
+		wantEq(t, "record 2 countries", strings.Join(o.Records[1].Countries, "|"), "Ghana|Kenya")
+		wantEq(t, "record 1 date", r.Extra["date"], "2022-09-09")
+		wantEq(t, "record 1 language", r.Language, "en")
+		wantEq(t, "next", strings.Join(o.Next, " "), "https://crs.example.edu/catalogue/new-2.html")
+	}},
+	{"year-groups", func(t *testing.T, o corpusOut) {
+		wantEq(t, "records", len(o.Records), 22)
+		last := o.Records[21]
+		wantEq(t, "last record year (heading)", last.Year, 2020)
+		wantEq(t, "last record date (row day + heading year)", last.Extra["date"], "2020-12-09")
+		wantEq(t, "record 1 authors", strings.Join(o.Records[0].Authors, "|"), "Samuel Okafor")
+	}},
+	{"card-grid", func(t *testing.T, o corpusOut) {
+		wantEq(t, "records", len(o.Records), 12)
+		wantEq(t, "total", o.Facts.Total, 86)
+		r := o.Records[6]
+		wantEq(t, "record 7 countries", strings.Join(r.Countries, "|"), "Italy|Libya|Tunisia")
+		wantEq(t, "record 7 date", r.Extra["date"], "2021-09-07")
+		wantEq(t, "next", strings.Join(o.Next, " "), "https://hkc.example.org/library/?p=2")
+	}},
+}
+
+// TestPlatformCorpus runs each page of testdata/ (markup as Drupal,
+// DSpace, EPrints, WordPress, TablePress and hand-written sites emit it)
+// through `harvest extract --format json` with its example seed, compares
+// the output with testdata/NAME.golden.json (go test ./cmd/harvest
+// -run PlatformCorpus -update rewrites them) and checks a few values by
+// hand.
+func TestPlatformCorpus(t *testing.T) {
+	for _, c := range corpusPages {
+		t.Run(c.name, func(t *testing.T) {
+			seedPath := filepath.Join(examplesDir, c.name+".yaml")
+			page := filepath.Join("../../testdata", c.name+".html")
+			stdout, stderr, code := harvestCLI(t, "extract", "--seed", seedPath, "--file", page, "--format", "json")
+			if code != 0 {
+				t.Fatalf("extract: exit %d\n%s", code, stderr)
+			}
+			if stderr != "" {
+				t.Errorf("extract warned:\n%s", stderr)
+			}
+			var out corpusOut
+			if err := json.Unmarshal([]byte(stdout), &out); err != nil {
+				t.Fatalf("extract output is not JSON: %v", err)
+			}
+			c.check(t, out)
+			golden := filepath.Join("../../testdata", c.name+".golden.json")
+			if *updateCorpus {
+				if err := os.WriteFile(golden, []byte(stdout), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (go test ./cmd/harvest -run PlatformCorpus -update creates it)", err)
+			}
+			if string(want) != stdout {
+				wl, gl := strings.Split(string(want), "\n"), strings.Split(stdout, "\n")
+				for i := 0; i < len(wl) || i < len(gl); i++ {
+					var w, g string
+					if i < len(wl) {
+						w = wl[i]
+					}
+					if i < len(gl) {
+						g = gl[i]
+					}
+					if w != g {
+						t.Fatalf("output differs from %s at line %d (review, then -update):\n  want: %s\n  got:  %s", golden, i+1, w, g)
+					}
+				}
+			}
+		})
 	}
 }
