@@ -78,6 +78,14 @@ func ParseDate(text string, dmy bool) (iso string, ok bool) {
 		pos int
 		iso string
 	}
+	// Fast path: text that starts with an ISO date (a <time datetime>,
+	// "2019-03-12T08:30:00Z") has its first date at position 0.
+	if len(text) >= 10 && isDigits(text[0:4]) && text[4] == '-' && isDigits(text[5:7]) && text[7] == '-' && isDigits(text[8:10]) &&
+		(len(text) == 10 || !isDigit(text[10])) {
+		if y, m, d := atoi(text[0:4]), atoi(text[5:7]), atoi(text[8:10]); validDate(y, m, d) {
+			return text[0:10], true
+		}
+	}
 	var best *cand
 	consider := func(pos int, y, m, d int) {
 		if !validDate(y, m, d) {
@@ -200,6 +208,15 @@ func FirstInt(text string) (int, bool) {
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) {
+			return false
+		}
+	}
+	return true
+}
 
 func atoi(s string) int {
 	n, _ := strconv.Atoi(s)

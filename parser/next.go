@@ -131,7 +131,14 @@ var (
 func docTotal(doc *html.Node) int {
 	var b strings.Builder
 	writeText(&b, doc)
-	for _, line := range strings.Split(b.String(), "\n") {
+	text := b.String()
+	for text != "" {
+		line := text
+		if i := strings.IndexByte(text, '\n'); i >= 0 {
+			line, text = text[:i], text[i+1:]
+		} else {
+			text = ""
+		}
 		if len(line) > 300 || !strings.ContainsAny(line, "0123456789") {
 			continue
 		}
