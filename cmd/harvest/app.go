@@ -37,6 +37,7 @@ func commands() []command {
 		{"seeds", "check seed files (harvest seeds check [DIR|FILE...])", cmdSeeds},
 		{"export", "write records or changes as CSV, JSON or JSON Lines", cmdExport},
 		{"runs", "list runs with their status and counts (runs show ID for one)", cmdRuns},
+		{"serve", "run every seed on its schedule, serve the data over HTTP, send alerts", cmdServe},
 	}
 }
 
