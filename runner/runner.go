@@ -127,7 +127,7 @@ func Run(ctx context.Context, d Deps, s *seeds.Seed) (*Result, error) {
 	}
 	fetcher, err := d.Crawler.Open(ctx, s)
 	if err != nil {
-		in.Status, in.Reason = verdictOfOpen(err)
+		in.Status, in.Reason = verdictOfOpen(ctx, err)
 		w.log.Warn("run cannot start", "status", in.Status, "err", err)
 	} else {
 		w.fetcher = fetcher
@@ -171,8 +171,8 @@ func Run(ctx context.Context, d Deps, s *seeds.Seed) (*Result, error) {
 	return out, nil
 }
 
-func verdictOfOpen(err error) (store.Status, string) {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+func verdictOfOpen(ctx context.Context, err error) (store.Status, string) {
+	if ctx.Err() != nil {
 		return store.StatusPartial, "cancelled before the first page: " + err.Error()
 	}
 	if crawler.KindOf(err) == crawler.KindBlocked {

@@ -26,6 +26,7 @@ func cmdCrawl(ctx context.Context, e *env, args []string) error {
 	out := fs.String("out", "", "directory for per-run change files and manifests (none if empty)")
 	full := fs.Bool("full", false, "ignore remembered ETag/Last-Modified: fetch and parse every page")
 	refresh := fs.Bool("refresh-details", false, "fetch every item's detail page, not only those of new or changed items")
+	contact := fs.String("contact", e.getenv("HARVEST_CONTACT"), "contact URL or address put in the user agent (\"harvest/0.1 (+CONTACT)\"); default $HARVEST_CONTACT")
 	quiet := fs.Bool("q", false, "quiet: no progress line and only warnings in the log")
 	logger := logFlags(e, fs, "info")
 	if err := parseFlags(fs, args); err != nil {
@@ -53,7 +54,7 @@ func cmdCrawl(ctx context.Context, e *env, args []string) error {
 	}
 	defer st.Close()
 	deps := runner.Deps{
-		Crawler: runner.FromCrawler(crawler.New(crawler.Config{Logger: log, Now: e.now})),
+		Crawler: runner.FromCrawler(crawler.New(crawler.Config{Logger: log, Now: e.now, Contact: *contact})),
 		Store:   st,
 		Logger:  log,
 		Now:     e.now,
