@@ -202,7 +202,9 @@ func (d *Daemon) init(ctx context.Context) error {
 			if sc.LastRunAt.IsZero() || !sc.BackoffUntil.IsZero() {
 				continue
 			}
-			if want := d.nextDue(src, sc.LastRunAt); want.Before(sc.NextDue) {
+			// Stored times come back in UTC: compute in the clock's zone,
+			// as the schedule is read in it.
+			if want := d.nextDue(src, sc.LastRunAt.In(now.Location())); want.Before(sc.NextDue) {
 				d.log.Info("schedule changed; next run moved earlier", "source", id, "was", sc.NextDue, "now", want)
 				if err := d.cfg.Store.SetNextDue(ctx, id, want); err != nil {
 					d.initErr = fmt.Errorf("daemon: %w", err)

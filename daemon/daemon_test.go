@@ -331,3 +331,24 @@ func TestShutdownCancelsRunsAfterGrace(t *testing.T) {
 		t.Errorf("current records after the cut-short run = %d, %v; want all 8 kept", n, err)
 	}
 }
+
+// Schedules are read in the clock's time zone, and a restart (which reads
+// UTC times back from the store) must not move them.
+func TestScheduleInLocalZoneSurvivesRestart(t *testing.T) {
+	f := newFixture(t, 2, "@daily")
+	est := time.FixedZone("EST", -5*3600)
+	f.clock.Set(time.Date(2026, 1, 5, 10, 0, 0, 0, est))
+	st := f.open(store.Options{})
+	runOnce(t, f.daemon(st, nil))
+	want := time.Date(2026, 1, 6, 0, 0, 0, 0, est).Add(Jitter("lib", 24*time.Hour, DefaultMaxJitter))
+	if sc := schedule(t, st, "lib"); !sc.NextDue.Equal(want) {
+		t.Fatalf("next due = %s, want local midnight %s", sc.NextDue, want)
+	}
+	f.clock.Advance(time.Hour)
+	if outs := runOnce(t, f.daemon(f.open(store.Options{}), nil)); len(outs) != 0 {
+		t.Fatalf("restart ran %d sources", len(outs))
+	}
+	if sc := schedule(t, st, "lib"); !sc.NextDue.Equal(want) {
+		t.Fatalf("after a restart next due = %s, want still %s", sc.NextDue, want)
+	}
+}
