@@ -1,7 +1,9 @@
 package parser
 
 import (
+	"maps"
 	"net/url"
+	"reflect"
 	"testing"
 	"unicode/utf8"
 )
@@ -69,6 +71,13 @@ func checkResult(t *testing.T, res *Result) {
 		}
 		if r.Key == "" {
 			t.Errorf("record without a key: %+v", r)
+		}
+		if n := r; true {
+			n.Extra = maps.Clone(r.Extra)
+			n.Normalize()
+			if !reflect.DeepEqual(n, r) {
+				t.Errorf("record is not as record.Normalize leaves it:\n got %#v\nwant %#v", r, n)
+			}
 		}
 		if r.URL != "" {
 			if u, err := url.Parse(r.URL); err != nil || !u.IsAbs() {

@@ -123,7 +123,15 @@ func findLabelIn(n *html.Node, labels []string, line *labelLine) *html.Node {
 // mayStartWith is a cheap filter before normalising a text node: does its
 // first visible character match the first character of some label?
 func mayStartWith(s string, labels []string) bool {
-	s = strings.TrimLeftFunc(s, func(r rune) bool { return unicode.IsSpace(r) || r == '\u200b' || r == '\ufeff' })
+	// Skip ASCII white space byte by byte; other leading spaces the slow way.
+	i := 0
+	for i < len(s) && (s[i] == ' ' || s[i] == '\n' || s[i] == '\t' || s[i] == '\r' || s[i] == '\f' || s[i] == '\v') {
+		i++
+	}
+	s = s[i:]
+	if s != "" && s[0] >= utf8.RuneSelf {
+		s = strings.TrimLeftFunc(s, func(r rune) bool { return unicode.IsSpace(r) || r == '\u200b' || r == '\ufeff' })
+	}
 	if s == "" {
 		return false
 	}

@@ -127,26 +127,70 @@ var (
 
 // docTotal reads the page's own count of results: only short lines
 // (block-separated) that hold a digit are read, so a number in a long
-// summary never passes for the count.
+// summary never passes for the count. Lines are cut as writeText cuts
+// them, without building the page's whole text.
 func docTotal(doc *html.Node) int {
-	var b strings.Builder
-	writeText(&b, doc)
-	text := b.String()
-	for text != "" {
-		line := text
-		if i := strings.IndexByte(text, '\n'); i >= 0 {
-			line, text = text[:i], text[i+1:]
-		} else {
-			text = ""
+	var line strings.Builder
+	total := 0
+	long := false
+	flush := func() {
+		if total == 0 && !long && line.Len() > 0 {
+			if l := line.String(); strings.ContainsAny(l, "0123456789") {
+				total = pageTotal(normText(l))
+			}
 		}
-		if len(line) > 300 || !strings.ContainsAny(line, "0123456789") {
-			continue
+		line.Reset()
+		long = false
+	}
+	var walk func(*html.Node)
+	walk = func(n *html.Node) {
+		if total > 0 {
+			return
 		}
-		if n := pageTotal(normText(line)); n > 0 {
-			return n
+		switch n.Type {
+		case html.TextNode:
+			// A newline of the source ends a line too, as before.
+			data := n.Data
+			for {
+				seg, rest, nl := strings.Cut(data, "\n")
+				if !long {
+					if line.Len()+len(seg) > 300 {
+						long = true
+					} else {
+						line.WriteString(seg)
+					}
+				}
+				if !nl {
+					return
+				}
+				flush()
+				data = rest
+			}
+		case html.ElementNode, html.DocumentNode:
+		default:
+			return
+		}
+		if invisible(n) {
+			return
+		}
+		if n.DataAtom == atom.Br {
+			flush()
+			return
+		}
+		block := isBlock(n)
+		if block {
+			flush()
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+		if block {
+			flush()
 		}
 	}
-	return 0
+	walk(doc)
+	flush()
+	return total
 }
 
 // pageTotal reads a count of results from one line of text, 0 when it

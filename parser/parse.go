@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
-	"github.com/PuerkitoBio/goquery"
 	"github.com/andybalholm/cascadia"
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
@@ -66,15 +66,15 @@ func newPage(r *Rules, pageURL string, body []byte) (*page, error) {
 		body = bytes.ToValidUTF8(body, []byte("\uFFFD"))
 	}
 	pageURL = strings.ToValidUTF8(pageURL, "\uFFFD")
-	d, err := goquery.NewDocumentFromReader(bytes.NewReader(body))
+	doc, err := html.Parse(bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("seed %s: parse HTML of %s: %w", r.seed.ID, pageURL, err)
 	}
-	p := &page{rules: r, doc: d.Nodes[0], url: pageURL}
+	p := &page{rules: r, doc: doc, url: pageURL}
 	if u, err := url.Parse(strings.TrimSpace(pageURL)); err == nil && u.IsAbs() {
 		p.base = u
 	}
-	if href, ok := d.Find("base[href]").First().Attr("href"); ok {
+	if href, ok := attr(cascadia.Query(doc, baseSel), "href"); ok {
 		if b := record.CanonicalURL(p.base, href); b != "" {
 			if u, err := url.Parse(b); err == nil {
 				p.base = u
@@ -83,6 +83,8 @@ func newPage(r *Rules, pageURL string, body []byte) (*page, error) {
 	}
 	return p, nil
 }
+
+var baseSel = cascadia.MustCompile("base[href]")
 
 // Parse applies the compiled rules to one UTF-8 listing page; see the
 // package-level Parse.
@@ -420,7 +422,7 @@ func (p *page) finish(fr *fieldRule, raws []raw, pos int) []string {
 			return out[:1]
 		}
 	}
-	return record.List(out)
+	return normList(out)
 }
 
 // convert applies the rule's regex and type to one text.
@@ -601,7 +603,7 @@ func (r *Rules) record(p *page, vals map[string][]string) record.Record {
 			set(fr)
 		}
 	}
-	rec.Normalize()
+	normalizeRecord(&rec)
 	switch r.seed.Key {
 	case "", "url":
 		rec.Key = rec.URL
@@ -616,4 +618,42 @@ func (r *Rules) record(p *page, vals map[string][]string) record.Record {
 		rec.Key = record.FallbackKey(rec.Title, rec.Year)
 	}
 	return rec
+}
+
+// normList is record.List with normText: values normalised, empties and
+// duplicates dropped, page order kept, nil for none.
+func normList(vs []string) []string {
+	var out []string
+	for _, v := range vs {
+		v = normText(v)
+		if v == "" || slices.Contains(out, v) {
+			continue
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// normalizeRecord is record.Normalize with normText and normList: the
+// same result (TestNormalizeRecordMatchesRecord), at a fraction of the
+// cost on values that are already normal, as the parser's are.
+func normalizeRecord(r *record.Record) {
+	r.Source = normText(r.Source)
+	r.Key = normText(r.Key)
+	r.URL = strings.TrimSpace(r.URL)
+	r.Title = normText(r.Title)
+	r.Summary = normText(r.Summary)
+	r.Language = normText(r.Language)
+	r.Countries = normList(r.Countries)
+	r.Regions = normList(r.Regions)
+	r.Authors = normList(r.Authors)
+	r.Categories = normList(r.Categories)
+	for k, v := range r.Extra {
+		nv := normText(v)
+		if nv == "" {
+			delete(r.Extra, k)
+			continue
+		}
+		r.Extra[k] = nv
+	}
 }

@@ -1,6 +1,7 @@
 package parser
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 
@@ -75,4 +76,22 @@ func FuzzNormText(f *testing.F) {
 			t.Errorf("normText(%q) = %q, record.Text = %q", s, got, want)
 		}
 	})
+}
+
+// normalizeRecord must stay record.Normalize: same result on messy input.
+func TestNormalizeRecordMatchesRecord(t *testing.T) {
+	mk := func() record.Record {
+		return record.Record{
+			Source: " s ", Key: "k\n", URL: " https://x.org/a ", Title: "  Judge of\n the Court ",
+			Summary: "e\u0301t\u00e9  \u200b", Language: "es ", Countries: []string{" Mexico", "Mexico", "", "Perú"},
+			Authors: []string{"A", " a", "A "}, Categories: []string{}, Regions: nil,
+			Extra: map[string]string{"date": " 2019-03-12 ", "empty": " \u00a0 "},
+		}
+	}
+	a, b := mk(), mk()
+	a.Normalize()
+	normalizeRecord(&b)
+	if !reflect.DeepEqual(a, b) {
+		t.Errorf("normalizeRecord = %#v\nrecord.Normalize = %#v", b, a)
+	}
 }
