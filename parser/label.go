@@ -5,6 +5,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/harvest-dev/harvest/record"
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
 )
@@ -23,9 +24,9 @@ type piece struct {
 
 func (p piece) text() string {
 	if len(p.nodes) == 0 {
-		return normText(p.lead)
+		return record.Text(p.lead)
 	}
-	return normText(p.lead + " " + nodesText(p.nodes))
+	return record.Text(p.lead + " " + nodesText(p.nodes))
 }
 
 func (p piece) empty() bool { return p.text() == "" }
@@ -33,7 +34,7 @@ func (p piece) empty() bool { return p.text() == "" }
 // labelKey folds a label for comparison: normalised text, lower case,
 // without a trailing colon.
 func labelKey(s string) string {
-	s = strings.ToLower(normText(s))
+	s = strings.ToLower(record.Text(s))
 	s = strings.TrimRight(s, " :：")
 	return strings.TrimSpace(s)
 }
@@ -82,7 +83,7 @@ func findLabelIn(n *html.Node, labels []string, line *labelLine) *html.Node {
 		if !mayStartWith(n.Data, labels) {
 			return nil
 		}
-		t := normText(n.Data)
+		t := record.Text(n.Data)
 		key := labelKey(t)
 		for _, l := range labels {
 			if key == l {
@@ -364,7 +365,7 @@ func splitInline(ns []*html.Node) []piece {
 			}
 			elems = append(elems, n)
 		case html.TextNode:
-			switch strings.ToLower(strings.Trim(normText(n.Data), ",;/|&·• ")) {
+			switch strings.ToLower(strings.Trim(record.Text(n.Data), ",;/|&·• ")) {
 			case "", "and", "y", "et", "und", "e":
 			default:
 				return nil

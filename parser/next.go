@@ -136,7 +136,7 @@ func docTotal(doc *html.Node) int {
 	flush := func() {
 		if total == 0 && !long && line.Len() > 0 {
 			if l := line.String(); strings.ContainsAny(l, "0123456789") {
-				total = pageTotal(normText(l))
+				total = pageTotal(record.Text(l))
 			}
 		}
 		line.Reset()

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"net/url"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -350,7 +349,7 @@ func (p *page) fieldValues(fr *fieldRule, item *html.Node, pos int) []string {
 
 func (p *page) withDefault(fr *fieldRule, vs []string) []string {
 	if len(vs) == 0 && fr.rule.Default != "" {
-		if d := normText(fr.rule.Default); d != "" {
+		if d := record.Text(fr.rule.Default); d != "" {
 			return []string{d}
 		}
 	}
@@ -422,19 +421,19 @@ func (p *page) finish(fr *fieldRule, raws []raw, pos int) []string {
 			return out[:1]
 		}
 	}
-	return normList(out)
+	return record.List(out)
 }
 
 // convert applies the rule's regex and type to one text.
 func (p *page) convert(fr *fieldRule, text string, nodes []*html.Node, pos int) string {
 	if fr.rule.Attr == "" || fr.typ != "url" {
-		text = normText(text)
+		text = record.Text(text)
 	}
 	for _, rp := range fr.replace {
 		text = rp.re.ReplaceAllString(text, rp.with)
 	}
 	if len(fr.replace) > 0 && !(fr.rule.Attr != "" && fr.typ == "url") {
-		text = normText(text)
+		text = record.Text(text)
 	}
 	if text == "" {
 		return ""
@@ -603,7 +602,7 @@ func (r *Rules) record(p *page, vals map[string][]string) record.Record {
 			set(fr)
 		}
 	}
-	normalizeRecord(&rec)
+	rec.Normalize()
 	switch r.seed.Key {
 	case "", "url":
 		rec.Key = rec.URL
@@ -613,47 +612,9 @@ func (r *Rules) record(p *page, vals map[string][]string) record.Record {
 			rec.Key = strings.Join(vals[r.seed.Key], record.ListSep)
 		}
 	}
-	rec.Key = normText(rec.Key)
+	rec.Key = record.Text(rec.Key)
 	if rec.Key == "" {
 		rec.Key = record.FallbackKey(rec.Title, rec.Year)
 	}
 	return rec
-}
-
-// normList is record.List with normText: values normalised, empties and
-// duplicates dropped, page order kept, nil for none.
-func normList(vs []string) []string {
-	var out []string
-	for _, v := range vs {
-		v = normText(v)
-		if v == "" || slices.Contains(out, v) {
-			continue
-		}
-		out = append(out, v)
-	}
-	return out
-}
-
-// normalizeRecord is record.Normalize with normText and normList: the
-// same result (TestNormalizeRecordMatchesRecord), at a fraction of the
-// cost on values that are already normal, as the parser's are.
-func normalizeRecord(r *record.Record) {
-	r.Source = normText(r.Source)
-	r.Key = normText(r.Key)
-	r.URL = strings.TrimSpace(r.URL)
-	r.Title = normText(r.Title)
-	r.Summary = normText(r.Summary)
-	r.Language = normText(r.Language)
-	r.Countries = normList(r.Countries)
-	r.Regions = normList(r.Regions)
-	r.Authors = normList(r.Authors)
-	r.Categories = normList(r.Categories)
-	for k, v := range r.Extra {
-		nv := normText(v)
-		if nv == "" {
-			delete(r.Extra, k)
-			continue
-		}
-		r.Extra[k] = nv
-	}
 }

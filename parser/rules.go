@@ -125,7 +125,7 @@ func Compile(s *seeds.Seed) (*Rules, error) {
 		}
 	}
 	for _, t := range s.Pagination.NextText {
-		if k := strings.ToLower(normText(t)); k != "" {
+		if k := strings.ToLower(record.Text(t)); k != "" {
 			r.nextText = append(r.nextText, k)
 		}
 	}

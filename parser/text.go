@@ -3,11 +3,9 @@ package parser
 import (
 	"strings"
 	"unicode"
-	"unicode/utf8"
 
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
-	"golang.org/x/text/unicode/norm"
 
 	"github.com/harvest-dev/harvest/record"
 )
@@ -112,11 +110,11 @@ func nodeText(n *html.Node) string {
 		return ""
 	}
 	if n.Type == html.TextNode {
-		return normText(n.Data)
+		return record.Text(n.Data)
 	}
 	var b strings.Builder
 	writeText(&b, n)
-	return normText(b.String())
+	return record.Text(b.String())
 }
 
 // nodesText is the visible text of a run of sibling nodes.
@@ -125,7 +123,7 @@ func nodesText(ns []*html.Node) string {
 	for _, n := range ns {
 		writeText(&b, n)
 	}
-	return normText(b.String())
+	return record.Text(b.String())
 }
 
 // ownText is the text of n's direct text children only.
@@ -136,83 +134,7 @@ func ownText(n *html.Node) string {
 			b.WriteString(c.Data)
 		}
 	}
-	return normText(b.String())
-}
-
-// normText is record.Text, the one normalisation of every text value,
-// written for speed: text that is already normal is returned as it is,
-// and otherwise spaces are collapsed and controls dropped copying bytes,
-// not runes. The result is the same as record.Text's (see
-// TestNormTextMatchesRecordText and FuzzNormText).
-func normText(s string) string {
-	if !utf8.ValidString(s) {
-		return record.Text(s)
-	}
-	clean, ascii := len(s) == 0 || (s[0] != ' ' && s[len(s)-1] != ' '), true
-	prev := byte(0)
-	for i := 0; i < len(s) && clean; i++ {
-		c := s[i]
-		switch {
-		case c >= utf8.RuneSelf:
-			ascii = false
-			r, n := utf8.DecodeRuneInString(s[i:])
-			if unicode.IsSpace(r) || r == '\u200b' || r == '\ufeff' || unicode.IsControl(r) {
-				clean = false
-			}
-			i += n - 1
-		case c < ' ' || c == 0x7f || (c == ' ' && prev == ' '):
-			clean = false
-		}
-		prev = c
-	}
-	if clean {
-		if ascii || norm.NFC.IsNormalString(s) {
-			return s
-		}
-		return norm.NFC.String(s)
-	}
-	b := make([]byte, 0, len(s))
-	space := false
-	ascii = true
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			i++
-			switch {
-			case c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r' || c == 0:
-				space = true
-				continue
-			case c < ' ' || c == 0x7f:
-				continue
-			}
-			if space && len(b) > 0 {
-				b = append(b, ' ')
-			}
-			space = false
-			b = append(b, c)
-			continue
-		}
-		r, n := utf8.DecodeRuneInString(s[i:])
-		i += n
-		if unicode.IsSpace(r) || r == '\u200b' || r == '\ufeff' {
-			space = true
-			continue
-		}
-		if unicode.IsControl(r) {
-			continue
-		}
-		if space && len(b) > 0 {
-			b = append(b, ' ')
-		}
-		space = false
-		ascii = false
-		b = append(b, s[i-n:i]...)
-	}
-	out := string(b)
-	if !ascii && !norm.NFC.IsNormalString(out) {
-		return norm.NFC.String(out)
-	}
-	return out
+	return record.Text(b.String())
 }
 
 // attr returns the trimmed value of n's attribute key, and whether n has it.

@@ -1,13 +1,10 @@
 package parser
 
 import (
-	"reflect"
 	"strings"
 	"testing"
 
 	"golang.org/x/net/html"
-
-	"github.com/harvest-dev/harvest/record"
 )
 
 // parseFragment parses s as the body of a page and returns <body>.
@@ -58,40 +55,3 @@ func TestNodeText(t *testing.T) {
 
 // nodesOf returns the node as a one-element scope.
 func nodesOf(n *html.Node) []*html.Node { return []*html.Node{n} }
-
-// normText's ASCII fast path gives exactly what record.Text gives.
-func TestNormTextMatchesRecordText(t *testing.T) {
-	for _, s := range []string{"", " ", "a", " a ", "a  b", "a\tb\nc\r\n", "\x00a\x01b\x7f c", "Judge of\n the   Court ",
-		"already normal text", "ünïcode  text", "a\u00a0b", "x\u200by", "e\u0301", "trailing ", "\v\f"} {
-		if got, want := normText(s), record.Text(s); got != want {
-			t.Errorf("normText(%q) = %q, record.Text = %q", s, got, want)
-		}
-	}
-}
-
-func FuzzNormText(f *testing.F) {
-	f.Add("Judge of\n the   Court ")
-	f.Fuzz(func(t *testing.T, s string) {
-		if got, want := normText(s), record.Text(s); got != want {
-			t.Errorf("normText(%q) = %q, record.Text = %q", s, got, want)
-		}
-	})
-}
-
-// normalizeRecord must stay record.Normalize: same result on messy input.
-func TestNormalizeRecordMatchesRecord(t *testing.T) {
-	mk := func() record.Record {
-		return record.Record{
-			Source: " s ", Key: "k\n", URL: " https://x.org/a ", Title: "  Judge of\n the Court ",
-			Summary: "e\u0301t\u00e9  \u200b", Language: "es ", Countries: []string{" Mexico", "Mexico", "", "Perú"},
-			Authors: []string{"A", " a", "A "}, Categories: []string{}, Regions: nil,
-			Extra: map[string]string{"date": " 2019-03-12 ", "empty": " \u00a0 "},
-		}
-	}
-	a, b := mk(), mk()
-	a.Normalize()
-	normalizeRecord(&b)
-	if !reflect.DeepEqual(a, b) {
-		t.Errorf("normalizeRecord = %#v\nrecord.Normalize = %#v", b, a)
-	}
-}

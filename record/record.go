@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -132,8 +133,84 @@ func (r *Record) Normalize() {
 }
 
 // Text returns s as valid UTF-8, NFC, with runs of white space (including
-// no-break and zero-width spaces) collapsed to one space and trimmed.
+// no-break and zero-width spaces) collapsed to one space and trimmed, and
+// control characters dropped. Text that is already normal is returned as
+// it is; otherwise bytes are copied, not runes (FuzzText checks it against
+// the plain rune-by-rune definition, textSlow).
 func Text(s string) string {
+	if !utf8.ValidString(s) {
+		return textSlow(s)
+	}
+	clean, ascii := len(s) == 0 || (s[0] != ' ' && s[len(s)-1] != ' '), true
+	prev := byte(0)
+	for i := 0; i < len(s) && clean; i++ {
+		c := s[i]
+		switch {
+		case c >= utf8.RuneSelf:
+			ascii = false
+			r, n := utf8.DecodeRuneInString(s[i:])
+			if unicode.IsSpace(r) || r == '\u200b' || r == '\ufeff' || unicode.IsControl(r) {
+				clean = false
+			}
+			i += n - 1
+		case c < ' ' || c == 0x7f || (c == ' ' && prev == ' '):
+			clean = false
+		}
+		prev = c
+	}
+	if clean {
+		if ascii || norm.NFC.IsNormalString(s) {
+			return s
+		}
+		return norm.NFC.String(s)
+	}
+	b := make([]byte, 0, len(s))
+	space := false
+	ascii = true
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			i++
+			switch {
+			case c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r' || c == 0:
+				space = true
+				continue
+			case c < ' ' || c == 0x7f:
+				continue
+			}
+			if space && len(b) > 0 {
+				b = append(b, ' ')
+			}
+			space = false
+			b = append(b, c)
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		i += n
+		if unicode.IsSpace(r) || r == '\u200b' || r == '\ufeff' {
+			space = true
+			continue
+		}
+		if unicode.IsControl(r) {
+			continue
+		}
+		if space && len(b) > 0 {
+			b = append(b, ' ')
+		}
+		space = false
+		ascii = false
+		b = append(b, s[i-n:i]...)
+	}
+	out := string(b)
+	if !ascii && !norm.NFC.IsNormalString(out) {
+		return norm.NFC.String(out)
+	}
+	return out
+}
+
+// textSlow is Text written rune by rune: the definition, and the path for
+// invalid UTF-8 (replaced by U+FFFD).
+func textSlow(s string) string {
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, "\uFFFD")
 	}
@@ -165,13 +242,11 @@ func Text(s string) string {
 // keeping the first occurrence's position. It returns nil for no values.
 func List(vs []string) []string {
 	var out []string
-	seen := make(map[string]bool, len(vs))
 	for _, v := range vs {
 		v = Text(v)
-		if v == "" || seen[v] {
+		if v == "" || slices.Contains(out, v) {
 			continue
 		}
-		seen[v] = true
 		out = append(out, v)
 	}
 	return out

@@ -153,3 +153,36 @@ func TestSetIsGetsInverse(t *testing.T) {
 		t.Error("Set with an empty value did not clear the extra")
 	}
 }
+
+// Text's fast path gives exactly what the rune-by-rune definition gives.
+func TestTextMatchesDefinition(t *testing.T) {
+	for _, s := range []string{"", " ", "a", " a ", "a  b", "a\tb\nc\r\n", "\x00a\x01b\x7f c", "Judge of\n the   Court ",
+		"already normal text", "ünïcode  text", "a\u00a0b", "x\u200by", "e\u0301", "trailing ", "\v\f", "bad\xffbyte"} {
+		if got, want := Text(s), textSlow(s); got != want {
+			t.Errorf("Text(%q) = %q, textSlow = %q", s, got, want)
+		}
+	}
+}
+
+func FuzzText(f *testing.F) {
+	f.Add("Judge of\n the   Court ")
+	f.Add("e\u0301t\u00e9  \u200b")
+	f.Fuzz(func(t *testing.T, s string) {
+		got := Text(s)
+		if want := textSlow(s); got != want {
+			t.Errorf("Text(%q) = %q, textSlow = %q", s, got, want)
+		}
+		if !utf8.ValidString(got) || Text(got) != got {
+			t.Errorf("Text(%q) = %q: invalid or not idempotent", s, got)
+		}
+	})
+}
+
+func BenchmarkTextNormal(b *testing.B) {
+	s := strings.Repeat("Este es un estudio exploratorio para analizar la vulnerabilidad. ", 10)
+	s = strings.TrimSpace(s)
+	b.SetBytes(int64(len(s)))
+	for b.Loop() {
+		Text(s)
+	}
+}

@@ -11,7 +11,8 @@ import (
 	"github.com/harvest-dev/harvest/store"
 )
 
-// details reads the seed's detail fields from each item's own page. Only
+// details reads the seed's detail fields from each item's own page (the
+// detail.link of the item, else its url). Only
 // new or changed items are fetched (every item with Deps.RefreshDetails);
 // an item whose listing fields are unchanged keeps the detail values the
 // store holds. A failed detail page keeps the old values, makes the run
@@ -60,7 +61,13 @@ func (w *walk) details(ctx context.Context) {
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				vals, warns, err := w.detail(ctx, w.records[i].URL)
+				mu.Lock()
+				u := w.records[i].URL
+				if d := w.detailURLs[w.records[i].Key]; d != "" {
+					u = d
+				}
+				mu.Unlock()
+				vals, warns, err := w.detail(ctx, u)
 				mu.Lock()
 				r := &w.records[i]
 				if err != nil {

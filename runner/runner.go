@@ -117,7 +117,7 @@ func Run(ctx context.Context, d Deps, s *seeds.Seed) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", s.ID, err)
 	}
-	w := &walk{d: d, seed: s, rules: rules, log: d.Logger.With("source", s.ID), seen: map[string]bool{}, keys: map[string]bool{}, bodies: map[string]string{}}
+	w := &walk{d: d, seed: s, rules: rules, log: d.Logger.With("source", s.ID), seen: map[string]bool{}, keys: map[string]bool{}, bodies: map[string]string{}, detailURLs: map[string]string{}}
 	w.started = d.Now()
 	in := store.RunInput{
 		Source:        s.ID,
@@ -189,14 +189,17 @@ type walk struct {
 	fetcher Fetcher
 	log     *slog.Logger
 
-	seen     map[string]bool   // listing URLs already queued
-	keys     map[string]bool   // item keys seen on this run's pages
-	bodies   map[string]string // body hash -> the first URL that had it
-	records  []record.Record
-	seenKeys []string
-	pages    []store.PageOutcome
-	warnings []parser.Warning
-	dropped  int
+	seen   map[string]bool   // listing URLs already queued
+	keys   map[string]bool   // item keys seen on this run's pages
+	bodies map[string]string // body hash -> the first URL that had it
+	// detailURLs holds an item's detail page where detail.link names one
+	// other than the record's url.
+	detailURLs map[string]string
+	records    []record.Record
+	seenKeys   []string
+	pages      []store.PageOutcome
+	warnings   []parser.Warning
+	dropped    int
 
 	failed    int    // pages that failed to fetch
 	blocked   string // first blocking failure
@@ -460,8 +463,11 @@ func (w *walk) visit(ctx context.Context, u string, pastFirst bool) visitOutcome
 		w.warnings = append(w.warnings, parser.Warning{Page: u, Msg: "the pager works only through scripts or form posts; this run covers the pages harvest can reach"})
 	}
 	keys := make([]string, 0, len(res.Records))
-	for _, r := range res.Records {
+	for i, r := range res.Records {
 		keys = append(keys, r.Key)
+		if i < len(res.DetailURLs) && res.DetailURLs[i] != "" {
+			w.detailURLs[r.Key] = res.DetailURLs[i]
+		}
 	}
 	w.records = append(w.records, res.Records...)
 	out.Items, out.Keys, out.Next, out.BodyHash = len(res.Records), keys, res.Next, bodyHash

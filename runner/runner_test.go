@@ -56,7 +56,11 @@ func (l *library) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, "User-agent: *\nDisallow: /admin/\n")
 		return
 	}
-	if slug, ok := strings.CutPrefix(r.URL.Path, "/pub/"); ok {
+	slug, ok := strings.CutPrefix(r.URL.Path, "/pub/")
+	if !ok {
+		slug, ok = strings.CutPrefix(r.URL.Path, "/full/")
+	}
+	if ok {
 		if code, bad := l.failDetail[slug]; bad {
 			http.Error(w, "detail trouble", code)
 			return
@@ -89,8 +93,9 @@ func (l *library) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			wrap = `<div class="card">`
 		}
 		fmt.Fprintf(&b, `%s<h3><a href="/pub/%s">%s</a></h3><div class="views-field-body">%s</div>`+
-			`<div class="field"><div class="field__label">Country</div><div class="field__item">%s</div></div></div>`,
-			wrap, it.slug, html.EscapeString(it.title), html.EscapeString(it.summary), html.EscapeString(it.country))
+			`<div class="field"><div class="field__label">Country</div><div class="field__item">%s</div></div>`+
+			`<a class="more" href="/full/%s">Full record</a></div>`,
+			wrap, it.slug, html.EscapeString(it.title), html.EscapeString(it.summary), html.EscapeString(it.country), it.slug)
 	}
 	b.WriteString(`</div>`)
 	if to < len(l.items) {
@@ -425,4 +430,21 @@ func TestPaginationTraps(t *testing.T) {
 			t.Errorf("added %d over %d pages; want 3 items and a stop right after the copy", r.Run.Added, r.Run.Pages)
 		}
 	})
+}
+
+func TestDetailLinkOtherThanTheURL(t *testing.T) {
+	h := newHarness(t, 5, "detail:\n  link: a.more\n  fields:\n    publisher: {label: Publisher}\n")
+	r := h.night()
+	if r.Run.Status != store.StatusComplete || r.Run.Added != 5 {
+		t.Fatalf("run = %s (%s) +%d", r.Run.Status, r.Run.Reason, r.Run.Added)
+	}
+	h.lib.mu.Lock()
+	full, pub := h.lib.hits["/full/pub-01"], h.lib.hits["/pub/pub-01"]
+	h.lib.mu.Unlock()
+	if full != 1 || pub != 0 {
+		t.Errorf("detail fetched from /full/ %d times and /pub/ %d times; want detail.link's page once", full, pub)
+	}
+	if got := r.Changes[0].Record.Extra["publisher"]; got != "IOM" {
+		t.Errorf("publisher = %q", got)
+	}
 }
