@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
@@ -113,6 +114,9 @@ func mainErr(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 		cfg.HarvestRev = *rev
+		if out, err := exec.CommandContext(ctx, "git", "-C", root, "rev-parse", "--short", *rev).Output(); err == nil {
+			cfg.HarvestRev = strings.TrimSpace(string(out))
+		}
 	}
 	fmt.Fprintln(stderr, "bench: building harvest, fixture and ceiling")
 	if err := build(ctx, root, harvestSrc, tc.bin); err != nil {

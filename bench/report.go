@@ -152,7 +152,11 @@ func printReport(w io.Writer, r *results) {
 	if m.Scrapy != "" {
 		fmt.Fprintf(w, ", Scrapy %s (Python %s)", m.Scrapy, m.Python)
 	}
-	fmt.Fprintf(w, ".\nCommand: `%s` (%d pairs; %.0f s in all).\n\n", r.Command, r.Config.Pairs, r.Seconds)
+	fmt.Fprintf(w, ".\nCommand: `%s` (%d pairs; %.0f s in all)", r.Command, r.Config.Pairs, r.Seconds)
+	if r.Config.HarvestRev != "" {
+		fmt.Fprintf(w, "; harvest built from commit %s", r.Config.HarvestRev)
+	}
+	fmt.Fprint(w, ".\n\n")
 
 	fmt.Fprintln(w, "| N pages | mode | contestant | runs | wall s (median) | CPU s (median) | peak RSS MiB | pages/s |")
 	fmt.Fprintln(w, "|---:|---|---|---:|---:|---:|---:|---:|")
