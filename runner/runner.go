@@ -426,7 +426,10 @@ func (w *walk) visit(ctx context.Context, u string, pastFirst bool) visitOutcome
 	}
 	if state != nil && (page.NotModified || bodyHash == state.BodyHash) {
 		// Unchanged since the last run: its items are seen as they were.
-		if len(state.Keys) < w.seed.Guards.MinItems {
+		// As on a parsed page: an empty page that ends a param walk is
+		// the end, not a sign of a broken layout.
+		emptyEnd := w.seed.Pagination.Mode() == "param" && pastFirst && len(state.Keys) == 0
+		if !emptyEnd && len(state.Keys) < w.seed.Guards.MinItems {
 			w.suspectPage(u, len(state.Keys), false)
 		}
 		out.NotModified = true

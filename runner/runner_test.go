@@ -448,3 +448,16 @@ func TestDetailLinkOtherThanTheURL(t *testing.T) {
 		t.Errorf("publisher = %q", got)
 	}
 }
+
+func TestUnchangedParamWalkEndsCompleteOnAnUnchangedEmptyPage(t *testing.T) {
+	// The page past the end is an empty 200 page, unchanged on night 2:
+	// it is still the end of the walk, not a broken layout.
+	h := newHarness(t, 10)
+	h.seed.Pagination = seeds.Pagination{Param: "page", Start: ptr(0), Step: 1}
+	for night := 1; night <= 2; night++ {
+		r := h.night()
+		if r.Run.Status != store.StatusComplete || r.Run.Pages != 4 {
+			t.Fatalf("night %d = %s (%s) over %d pages; want complete over 4", night, r.Run.Status, r.Run.Reason, r.Run.Pages)
+		}
+	}
+}
