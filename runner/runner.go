@@ -209,6 +209,7 @@ type walk struct {
 	items     int    // item elements seen on parsed pages
 
 	started time.Time
+	conc    int // pages fetched at once (see concurrency)
 
 	detailPages  int    // detail pages fetched
 	detailErrors int    // detail pages that failed
@@ -217,7 +218,6 @@ type walk struct {
 
 func (w *walk) run(ctx context.Context) {
 	s := w.seed
-	maxPages := s.Limits.MaxPages
 	switch s.Pagination.Mode() {
 	case "param":
 		if s.Pagination.Template != "" {
@@ -228,94 +228,189 @@ func (w *walk) run(ctx context.Context) {
 					w.visit(ctx, u, false)
 				}
 			}
-			w.walkParam(ctx, "", maxPages)
+			w.walkParam(ctx, "")
 			return
 		}
 		for _, start := range s.StartURLs {
-			w.walkParam(ctx, start, maxPages)
+			w.walkParam(ctx, start)
 		}
 	case "urls":
-		urls := append(append([]string{}, s.StartURLs...), s.Pagination.URLs...)
-		for _, u := range urls {
-			if len(w.pages) >= maxPages {
-				w.cut = fmt.Sprintf("stopped at limits.max_pages (%d)", maxPages)
-				return
-			}
-			if ctx.Err() != nil {
-				return
-			}
-			if w.queue(u) {
-				w.visit(ctx, u, false)
-			}
-		}
+		w.walkURLs(ctx, append(append([]string{}, s.StartURLs...), s.Pagination.URLs...))
 	default: // "next" or a single page
-		queue := []string{}
-		for _, u := range s.StartURLs {
-			if w.queue(u) {
-				queue = append(queue, u)
+		w.walkNext(ctx)
+	}
+}
+
+// concurrency is how many listing pages a walk fetches (and parses) at
+// once: the seed's per-host concurrency when the host asks for no delay
+// between requests. With a delay (the seed's, or robots.txt's
+// Crawl-delay) pages are fetched one at a time: fetching ahead would only
+// add requests past the end of the listing to a host that asked for
+// patience. The crawler enforces the per-host delay and limit across
+// every source on the host either way.
+func (w *walk) concurrency() int {
+	if w.conc == 0 {
+		w.conc = w.computeConcurrency()
+	}
+	return w.conc
+}
+
+func (w *walk) computeConcurrency() int {
+	if w.seed.Politeness.Delay > 0 {
+		return 1
+	}
+	if d, ok := w.fetcher.(interface {
+		Delay(host string) time.Duration
+	}); ok {
+		for _, u := range w.seed.StartURLs {
+			if pu, err := url.Parse(u); err == nil && d.Delay(pu.Host) > 0 {
+				return 1
 			}
 		}
-		for len(queue) > 0 {
-			if ctx.Err() != nil {
-				return
+	}
+	return max(1, w.seed.Politeness.Concurrency)
+}
+
+func (w *walk) maxPagesCut(left int) {
+	msg := fmt.Sprintf("stopped at limits.max_pages (%d)", w.seed.Limits.MaxPages)
+	if left > 0 {
+		msg += fmt.Sprintf(" with %d next pages not visited", left)
+	}
+	w.cutOnce(msg)
+}
+
+// walkURLs visits a list of pages known up front, fetching ahead.
+func (w *walk) walkURLs(ctx context.Context, urls []string) {
+	a := w.ahead(ctx)
+	defer a.drop()
+	next := 0
+	for {
+		for next < len(urls) && a.len() < w.concurrency() && len(w.pages)+a.len() < w.seed.Limits.MaxPages {
+			if w.queue(urls[next]) {
+				a.push(urls[next])
 			}
-			if len(w.pages) >= maxPages {
-				w.cut = fmt.Sprintf("stopped at limits.max_pages (%d) with %d next pages not visited", maxPages, len(queue))
-				return
+			next++
+		}
+		if a.len() == 0 {
+			if next < len(urls) {
+				w.maxPagesCut(len(urls) - next)
 			}
-			u := queue[0]
-			queue = queue[1:]
-			out := w.visit(ctx, u, false)
-			if out.sameAs != "" {
-				w.cutOnce(fmt.Sprintf("pagination trap: %s has the same content as %s; not following it further", u, out.sameAs))
-				continue
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		w.apply(a.pop(), false)
+	}
+}
+
+// walkNext follows next links from the start URLs. When a page's next
+// link follows a pattern (?page=N, /page/N/, start=N), the pages after it
+// are fetched ahead speculatively; each is used only when the chain of
+// next links confirms it, so a wrong guess costs a few requests, never a
+// wrong record.
+func (w *walk) walkNext(ctx context.Context) {
+	s := w.seed
+	var queue []string
+	for _, u := range s.StartURLs {
+		if w.queue(u) {
+			queue = append(queue, u)
+		}
+	}
+	a := w.ahead(ctx)
+	defer a.drop()
+	for len(queue) > 0 {
+		if ctx.Err() != nil {
+			return
+		}
+		if len(w.pages) >= s.Limits.MaxPages {
+			w.maxPagesCut(len(queue))
+			return
+		}
+		u := queue[0]
+		queue = queue[1:]
+		var f *fetched
+		if a.len() > 0 && sameURL(a.front(), u) {
+			f = a.pop()
+		} else {
+			a.drop()
+			f = w.fetch(ctx, u)
+		}
+		out := w.apply(f, false)
+		if out.sameAs != "" {
+			w.cutOnce(fmt.Sprintf("pagination trap: %s has the same content as %s; not following it further", u, out.sameAs))
+			continue
+		}
+		for _, n := range out.next {
+			if w.queue(n) {
+				queue = append(queue, n)
+			} else if s.Pagination.Mode() == "next" {
+				w.cutOnce(fmt.Sprintf("pagination trap: the next link of %s leads back to %s, already visited", u, n))
 			}
-			for _, n := range out.next {
-				if w.queue(n) {
-					queue = append(queue, n)
-				} else if s.Pagination.Mode() == "next" {
-					w.cutOnce(fmt.Sprintf("pagination trap: the next link of %s leads back to %s, already visited", u, n))
-				}
-			}
+		}
+		// Speculate only on a single chain whose step is recognisable,
+		// and only where fetching ahead is allowed at all.
+		if w.concurrency() < 2 || len(out.next) != 1 || len(queue) != 1 {
+			a.drop()
+			continue
+		}
+		guess := nextPattern(u, out.next[0])
+		if guess == nil {
+			a.drop()
+			continue
+		}
+		if a.len() > 0 && !sameURL(a.front(), out.next[0]) {
+			a.drop()
+		}
+		for a.len() < w.concurrency() && len(w.pages)+a.len() < s.Limits.MaxPages {
+			a.push(guess(a.len()))
 		}
 	}
 }
 
 // walkParam visits start with the page parameter at start, start+step, ...
-// A page with no items, or a 404 past the first page, ends the walk.
-func (w *walk) walkParam(ctx context.Context, start string, maxPages int) {
+// (or the template's {n}), fetching ahead. A page with no items or no new
+// items, or a 404 past the first page, ends the walk; pages fetched ahead
+// past the end are dropped unseen.
+func (w *walk) walkParam(ctx context.Context, start string) {
 	p := w.seed.Pagination
 	n := 0
 	if p.Start != nil {
 		n = *p.Start
 	}
+	a := w.ahead(ctx)
+	defer a.drop()
 	for i := 0; ; i++ {
+		for a.len() < w.concurrency() && len(w.pages)+a.len() < w.seed.Limits.MaxPages {
+			u, err := withParam(start, p.Param, n)
+			if p.Template != "" {
+				u, err = strings.ReplaceAll(p.Template, "{n}", strconv.Itoa(n)), nil
+			}
+			if err != nil {
+				if a.len() == 0 {
+					w.failPage(u, 0, fmt.Errorf("source %s: page parameter: %w", w.seed.ID, err))
+					return
+				}
+				break
+			}
+			n += p.Step
+			if w.queue(u) { // the template's first value may be a start URL
+				a.push(u)
+			}
+		}
 		if ctx.Err() != nil {
 			return
 		}
-		if len(w.pages) >= maxPages {
-			w.cut = fmt.Sprintf("stopped at limits.max_pages (%d)", maxPages)
+		if a.len() == 0 {
+			w.maxPagesCut(0)
 			return
 		}
-		u, err := withParam(start, p.Param, n)
-		if p.Template != "" {
-			u = strings.ReplaceAll(p.Template, "{n}", strconv.Itoa(n))
-		}
-		if err != nil {
-			w.failPage(u, 0, fmt.Errorf("source %s: page parameter: %w", w.seed.ID, err))
-			return
-		}
-		if !w.queue(u) {
-			n += p.Step // the template's first value may be a start URL
-			continue
-		}
-		out := w.visit(ctx, u, i > 0 || p.Template != "")
+		out := w.apply(a.pop(), i > 0 || p.Template != "")
 		// A site that answers every page number past the last with the
 		// last page (or the first) ends the walk too: no new items.
 		if out.end || out.failed || out.items == 0 || out.sameAs != "" || (i > 0 && out.newKeys == 0) {
 			return
 		}
-		n += p.Step
 	}
 }
 
@@ -386,22 +481,62 @@ type visitOutcome struct {
 	end     bool // a 404 past the first page of a param walk: the end, not an error
 }
 
-// visit fetches and parses one listing page.
-func (w *walk) visit(ctx context.Context, u string, pastFirst bool) visitOutcome {
+// fetched is one listing page as a fetch worker left it: fetched and,
+// when it changed since the last run, parsed. The walk applies it in
+// page order.
+type fetched struct {
+	u        string
+	pastErr  error // the fetch failed
+	state    *store.PageState
+	page     *crawler.Page
+	took     time.Duration
+	bodyHash string
+	res      *parser.Result // nil when not parsed (unchanged, failed)
+	parseErr error
+}
+
+// fetch fetches one listing page and parses it when it changed. It is
+// safe to call from several goroutines: it touches no walk state.
+func (w *walk) fetch(ctx context.Context, u string) *fetched {
+	f := &fetched{u: u}
 	var v crawler.Validators
-	var state *store.PageState
 	if !w.d.Full {
 		st, err := w.d.Store.PageState(ctx, w.seed.ID, u)
 		if err != nil {
 			w.log.Warn("page state unavailable; fetching unconditionally", "url", u, "err", err)
 		} else if st != nil {
-			state = st
+			f.state = st
 			v = crawler.Validators{ETag: st.ETag, LastModified: st.LastModified}
 		}
 	}
 	start := w.d.Now()
-	page, err := w.fetcher.Fetch(ctx, u, v)
-	if err != nil {
+	f.page, f.pastErr = w.fetcher.Fetch(ctx, u, v)
+	f.took = w.d.Now().Sub(start)
+	if f.pastErr != nil || f.page.NotModified {
+		return f
+	}
+	sum := sha256.Sum256(f.page.Body)
+	f.bodyHash = hex.EncodeToString(sum[:])
+	if f.state != nil && f.bodyHash == f.state.BodyHash {
+		return f // the same bytes as last time: nothing to parse
+	}
+	base := f.page.FinalURL
+	if base == "" {
+		base = u
+	}
+	f.res, f.parseErr = w.rules.Parse(base, f.page.Body)
+	return f
+}
+
+// visit fetches, parses and applies one listing page.
+func (w *walk) visit(ctx context.Context, u string, pastFirst bool) visitOutcome {
+	return w.apply(w.fetch(ctx, u), pastFirst)
+}
+
+// apply takes one fetched page into the run, in page order.
+func (w *walk) apply(f *fetched, pastFirst bool) visitOutcome {
+	u, state, page := f.u, f.state, f.page
+	if err := f.pastErr; err != nil {
 		if pastFirst && crawler.KindOf(err) == crawler.KindNotFound {
 			return visitOutcome{end: true}
 		}
@@ -410,13 +545,11 @@ func (w *walk) visit(ctx context.Context, u string, pastFirst bool) visitOutcome
 	}
 	out := store.PageOutcome{URL: u, Status: page.Status, Bytes: page.Bytes, Duration: page.Duration}
 	if out.Duration == 0 {
-		out.Duration = w.d.Now().Sub(start)
+		out.Duration = f.took
 	}
 
-	var bodyHash string
+	bodyHash := f.bodyHash
 	if !page.NotModified {
-		sum := sha256.Sum256(page.Body)
-		bodyHash = hex.EncodeToString(sum[:])
 		if prev, ok := w.bodies[bodyHash]; ok {
 			out.Items = 0
 			w.pages = append(w.pages, out)
@@ -446,13 +579,12 @@ func (w *walk) visit(ctx context.Context, u string, pastFirst bool) visitOutcome
 		w.failPage(u, page.Status, fmt.Errorf("source %s: fetch %s: 304 without a remembered page", w.seed.ID, u))
 		return visitOutcome{failed: true}
 	}
-
-	base := page.FinalURL
-	if base == "" {
-		base = u
-	}
-	res, err := w.rules.Parse(base, page.Body)
-	if err != nil {
+	res := f.res
+	if f.parseErr != nil || res == nil {
+		err := f.parseErr
+		if err == nil {
+			err = errors.New("page not parsed")
+		}
 		w.failPage(u, page.Status, fmt.Errorf("source %s: parse %s: %w", w.seed.ID, u, err))
 		return visitOutcome{failed: true}
 	}

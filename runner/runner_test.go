@@ -461,3 +461,99 @@ func TestUnchangedParamWalkEndsCompleteOnAnUnchangedEmptyPage(t *testing.T) {
 		}
 	}
 }
+
+// chainSite serves /list?page=N: one item per page, a next link to
+// next(N), and counts the requests in flight at once.
+type chainSite struct {
+	mu            sync.Mutex
+	next          func(n int) int
+	inFlight, max int
+	fetched       map[int]bool
+}
+
+func (c *chainSite) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/robots.txt" {
+		return
+	}
+	c.mu.Lock()
+	c.inFlight++
+	c.max = max(c.max, c.inFlight)
+	n, _ := strconv.Atoi(r.URL.Query().Get("page"))
+	c.fetched[n] = true
+	c.mu.Unlock()
+	time.Sleep(2 * time.Millisecond) // a round trip worth overlapping
+	defer func() { c.mu.Lock(); c.inFlight--; c.mu.Unlock() }()
+	if n > 40 {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html")
+	fmt.Fprintf(w, `<html><body><div class="views-row"><h3><a href="/pub/%d">Item %d</a></h3></div>`, n, n)
+	if nx := c.next(n); nx >= 0 {
+		fmt.Fprintf(w, `<ul><li class="pager__item--next"><a href="/list?page=%d">Next</a></li></ul>`, nx)
+	}
+	fmt.Fprint(w, `</body></html>`)
+}
+
+func TestNextModeFetchesAheadAndConfirmsTheChain(t *testing.T) {
+	// 0 -> 1 -> ... -> 8 -> 20 -> 21 -> 22 (end): the jump breaks the
+	// pattern; pages 9.. fetched on a guess must not become records.
+	site := &chainSite{fetched: map[int]bool{}, next: func(n int) int {
+		switch {
+		case n == 8:
+			return 20
+		case n == 22:
+			return -1
+		}
+		return n + 1
+	}}
+	srv := httptest.NewServer(site)
+	t.Cleanup(srv.Close)
+	h := newHarness(t, 1)
+	h.seed.StartURLs = []string{srv.URL + "/list?page=0"}
+	h.seed.AllowedHosts = nil
+	h.seed.Politeness.Concurrency = 4
+	h.seed.ApplyDefaults()
+	h.seed.Politeness.Delay = 0 // ApplyDefaults takes 0 for unset
+	r := h.night()
+	if r.Run.Status != store.StatusComplete || r.Run.Added != 12 || r.Run.Pages != 12 {
+		t.Fatalf("run = %s (%s): %d added over %d pages; want complete, 12 over 12", r.Run.Status, r.Run.Reason, r.Run.Added, r.Run.Pages)
+	}
+	for _, c := range r.Changes {
+		n, _ := strconv.Atoi(c.Key[strings.LastIndex(c.Key, "/")+1:])
+		if n > 8 && n < 20 {
+			t.Errorf("a page fetched on a guess became a record: %s", c.Key)
+		}
+	}
+	site.mu.Lock()
+	defer site.mu.Unlock()
+	if site.max < 2 {
+		t.Errorf("at most %d request in flight: next mode did not fetch ahead", site.max)
+	}
+}
+
+func TestNoFetchAheadWithADelay(t *testing.T) {
+	site := &chainSite{fetched: map[int]bool{}, next: func(n int) int {
+		if n == 5 {
+			return -1
+		}
+		return n + 1
+	}}
+	srv := httptest.NewServer(site)
+	t.Cleanup(srv.Close)
+	h := newHarness(t, 1)
+	h.seed.StartURLs = []string{srv.URL + "/list?page=0"}
+	h.seed.AllowedHosts = nil
+	h.seed.Politeness.Concurrency = 4
+	h.seed.Politeness.Delay = seeds.Duration(time.Millisecond)
+	h.seed.ApplyDefaults()
+	r := h.night()
+	if r.Run.Status != store.StatusComplete || r.Run.Added != 6 {
+		t.Fatalf("run = %s (%s) +%d", r.Run.Status, r.Run.Reason, r.Run.Added)
+	}
+	site.mu.Lock()
+	defer site.mu.Unlock()
+	if site.max != 1 || site.fetched[6] {
+		t.Errorf("with a delay: %d requests in flight at once, page past the end fetched: %v; want one at a time and no guesses", site.max, site.fetched[6])
+	}
+}
