@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -74,4 +75,34 @@ func BenchmarkWriteRecordsCSVFromSQLite(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchmarkWriteFeedFiles refreshes the four feed files of a source that
+// has 40,000 added publications: what every run does after it is stored.
+func BenchmarkWriteFeedFiles(b *testing.B) {
+	const n = 40_000
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(b.TempDir(), "bench.db"), store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	recs := make([]record.Record, n)
+	for i := range recs {
+		k := fmt.Sprintf("https://library.example.org/en/publications/%07d", i)
+		recs[i] = record.Record{Key: k, URL: k, Title: fmt.Sprintf("Publicación número %d sobre migración", i),
+			Summary: strings.Repeat("Un estudio exploratorio & riesgos. ", 8), Countries: []string{"México"}, Year: 2000 + i%25}
+	}
+	if _, err := st.ApplyRun(ctx, store.RunInput{Source: "bench", Status: store.StatusComplete, Records: recs}); err != nil {
+		b.Fatal(err)
+	}
+	out := b.TempDir()
+	if err := os.MkdirAll(filepath.Join(out, "bench"), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if err := export.WriteFeedFiles(ctx, out, "bench", st, t0); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

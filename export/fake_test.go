@@ -40,6 +40,7 @@ func (m *memStore) EachRecord(ctx context.Context, f store.RecordFilter, fn func
 }
 
 func (m *memStore) EachChange(ctx context.Context, f store.ChangeFilter, fn func(*store.Change) error) error {
+	var sel []store.Change
 	for i := range m.changes {
 		c := m.changes[i]
 		switch {
@@ -51,6 +52,13 @@ func (m *memStore) EachChange(ctx context.Context, f store.ChangeFilter, fn func
 			!f.SinceTime.IsZero() && c.At.Before(f.SinceTime):
 			continue
 		}
+		sel = append(sel, c)
+	}
+	if f.Last > 0 && len(sel) > f.Last {
+		sel = sel[len(sel)-f.Last:]
+	}
+	for i := range sel {
+		c := sel[i] // a copy: callers must not keep the pointer
 		if err := fn(&c); err != nil {
 			return err
 		}

@@ -57,15 +57,19 @@ func EntryID(source, key string) string {
 	return "urn:uuid:" + x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:]
 }
 
-// feedEntries streams the changes of f in id order and keeps the newest
-// limit added or restored ones in a ring buffer; it returns them newest
-// first, one per publication (the newest wins).
+// feedEntries asks src for the newest limit changes of f (f.Last), in id
+// order, and keeps the newest limit added or restored ones in a ring
+// buffer (a source that ignores f.Last still gives the right entries); it
+// returns them newest first, one per publication (the newest wins).
 func feedEntries(ctx context.Context, src ChangeSource, f store.ChangeFilter, limit int) ([]store.Change, error) {
 	if limit <= 0 {
 		limit = DefaultFeedLimit
 	}
 	if len(f.Kinds) == 0 {
 		f.Kinds = []string{store.KindAdded, store.KindRestored}
+	}
+	if f.Last <= 0 || f.Last > limit {
+		f.Last = limit
 	}
 	ring := make([]store.Change, 0, limit)
 	next := 0 // where the next change goes once the ring is full

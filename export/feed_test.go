@@ -13,6 +13,7 @@ import (
 
 	"github.com/harvest-dev/harvest/export"
 	"github.com/harvest-dev/harvest/record"
+	"github.com/harvest-dev/harvest/seeds"
 	"github.com/harvest-dev/harvest/store"
 )
 
@@ -205,5 +206,75 @@ func TestJSONFeed(t *testing.T) {
 	f2 := gen(&memStore{changes: feedChanges()})
 	if items2 := f2["items"].([]any); items2[5].(map[string]any)["id"] != items[5].(map[string]any)["id"] {
 		t.Error("ids differ between two generations")
+	}
+}
+
+// countingSource counts the changes a ChangeSource yields.
+type countingSource struct {
+	src     export.ChangeSource
+	yielded int
+}
+
+func (c *countingSource) EachChange(ctx context.Context, f store.ChangeFilter, fn func(*store.Change) error) error {
+	return c.src.EachChange(ctx, f, func(ch *store.Change) error {
+		c.yielded++
+		return fn(ch)
+	})
+}
+
+// TestFeedReadsOnlyTheNewestChanges: over a real store, a feed of 100
+// entries reads the newest 100 added or restored changes, not the whole
+// history, and a publication added and later restored within them
+// appears once, as its restoration.
+func TestFeedReadsOnlyTheNewestChanges(t *testing.T) {
+	ctx := context.Background()
+	clock := t0
+	st, err := store.Open(ctx, t.TempDir()+"/harvest.db", store.Options{Now: func() time.Time { return clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var recs []record.Record
+	for i := range 150 {
+		key := fmt.Sprintf("https://example.int/k%03d", i)
+		recs = append(recs, record.Record{Key: key, URL: key, Title: fmt.Sprintf("Publication %d", i)})
+	}
+	apply := func(rs []record.Record) *store.RunResult {
+		t.Helper()
+		clock = clock.Add(time.Hour)
+		res, err := st.ApplyRun(ctx, store.RunInput{Source: "iom", Status: store.StatusComplete, Records: rs,
+			Guards: seeds.Guards{MissingRuns: 1, MaxRemovedShare: 1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	apply(recs)
+	if res := apply(recs[:149]); res.Run.Removed != 1 {
+		t.Fatalf("run 2 removed %d, want 1", res.Run.Removed)
+	}
+	if res := apply(recs); res.Run.Restored != 1 {
+		t.Fatalf("run 3 restored %d, want 1", res.Run.Restored)
+	}
+
+	src := &countingSource{src: st}
+	_, doc := genAtom(t, src, export.FeedInfo{Title: "t", Limit: 100})
+	if src.yielded != 100 {
+		t.Errorf("the feed read %d changes, want the newest 100", src.yielded)
+	}
+	// The newest 100 added/restored changes: k051..k149 added, k149
+	// restored; k149 once.
+	if len(doc.Entries) != 99 {
+		t.Fatalf("%d entries, want 99", len(doc.Entries))
+	}
+	if doc.Entries[0].Title != "Publication 149" || doc.Entries[1].Title != "Publication 148" || doc.Entries[98].Title != "Publication 51" {
+		t.Errorf("entries: first %q, second %q, last %q", doc.Entries[0].Title, doc.Entries[1].Title, doc.Entries[98].Title)
+	}
+	seen := map[string]bool{}
+	for _, e := range doc.Entries {
+		if seen[e.ID] {
+			t.Errorf("entry %s (%s) twice", e.ID, e.Title)
+		}
+		seen[e.ID] = true
 	}
 }

@@ -254,8 +254,15 @@ func (s *Store) EachChange(ctx context.Context, f ChangeFilter, fn func(*Change)
 	if f.RunID > 0 {
 		where, args = append(where, "c.run_id = ?"), append(args, f.RunID)
 	}
+	from := `changes c`
+	if f.Last > 0 {
+		// The newest Last matching ids, walked backwards on the primary key
+		// (or the source index), then joined and yielded oldest first.
+		from = `(SELECT * FROM changes c` + whereClause(where) + ` ORDER BY c.id DESC LIMIT ?) c`
+		where, args = nil, append(args, f.Last)
+	}
 	rows, err := s.db.QueryContext(ctx, `SELECT c.id, c.run_id, c.source, c.key, c.kind, c.at, c.fields,
-		v.content_hash, v.content FROM changes c JOIN versions v ON v.id = c.version_id`+whereClause(where)+
+		v.content_hash, v.content FROM `+from+` JOIN versions v ON v.id = c.version_id`+whereClause(where)+
 		` ORDER BY c.id`, args...)
 	if err != nil {
 		return fmt.Errorf("list changes: %w", err)

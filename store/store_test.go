@@ -731,12 +731,40 @@ func TestQueriesAndFilters(t *testing.T) {
 		{"since time", ChangeFilter{SinceTime: tAfter1}, 5},
 		{"run 2", ChangeFilter{RunID: r2.ID}, 3},
 		{"source a added", ChangeFilter{Sources: []string{"a"}, Kinds: []string{KindAdded}}, 10},
+		{"last 4", ChangeFilter{Last: 4}, 4},
+		{"last 100", ChangeFilter{Last: 100}, 15},
+		{"source b, last 2", ChangeFilter{Sources: []string{"b"}, Last: 2}, 2},
 	}
 	for _, tc := range cases {
 		if got := count(tc.f); got != tc.want {
 			t.Errorf("%s: %d changes, want %d", tc.name, got, tc.want)
 		}
 	}
+	// Last: the newest N matching changes, still in id order.
+	idsOf := func(cs []Change) (out []int64) {
+		for _, c := range cs {
+			out = append(out, c.ID)
+		}
+		return out
+	}
+	var wantLast []int64
+	for _, c := range all {
+		if c.Source == "a" && c.Kind == KindAdded {
+			wantLast = append(wantLast, c.ID)
+		}
+	}
+	wantLast = wantLast[len(wantLast)-3:]
+	last3 := changes(t, s, ChangeFilter{Sources: []string{"a"}, Kinds: []string{KindAdded}, Last: 3})
+	if got := idsOf(last3); !reflect.DeepEqual(got, wantLast) {
+		t.Fatalf("last 3 added of a = %v, want %v", got, wantLast)
+	}
+	if last3[2].Record.Title != "Report 9" || last3[2].Key != ra[9].Key {
+		t.Fatalf("last added change of a = %+v", last3[2])
+	}
+	if got := idsOf(changes(t, s, ChangeFilter{Last: 2})); !reflect.DeepEqual(got, idsOf(all[13:])) {
+		t.Fatalf("last 2 changes = %v, want %v", got, idsOf(all[13:]))
+	}
+
 	rc, err := s.RunChanges(ctx, r4.ID)
 	if err != nil {
 		t.Fatal(err)

@@ -134,6 +134,10 @@ type ChangeFilter struct {
 	SinceRun  int64     // changes made by runs with id >= SinceRun
 	SinceTime time.Time // changes at or after
 	RunID     int64     // only this run's changes
+	// Last, when positive, keeps only the last Last matching changes (the
+	// newest by id), still yielded in id order: a feed of the newest 100
+	// reads 100 rows, not the whole history.
+	Last int
 }
 
 // RunFilter selects runs, newest first.
