@@ -29,12 +29,21 @@ import (
 // The result is always valid UTF-8 (undecodable bytes become U+FFFD) and
 // carries no byte order mark. The document's own charset declaration is
 // left in place; the bytes returned are UTF-8 whatever it says.
+//
+// The result never shares memory with body.
 func DecodeHTML(contentType string, body []byte) ([]byte, error) {
+	return decodeHTML(contentType, body, false)
+}
+
+// decodeHTML is DecodeHTML; with owned, the caller hands body over and
+// body that is already valid UTF-8 (the common case) is returned as it
+// is, or without its UTF-8 byte order mark: no copy is made.
+func decodeHTML(contentType string, body []byte, owned bool) ([]byte, error) {
 	if len(body) == 0 {
 		return []byte{}, nil
 	}
 	if e, name, n := bomEncoding(body); e != nil {
-		return decodeWith(e, name, body[n:])
+		return decodeWith(e, name, body[n:], owned)
 	}
 	e, name := headerCharset(contentType)
 	if e == nil {
@@ -46,7 +55,7 @@ func DecodeHTML(contentType string, body []byte) ([]byte, error) {
 	if e == nil && name == "" {
 		e, name = detectCharset(body)
 	}
-	return decodeWith(e, name, body)
+	return decodeWith(e, name, body, owned)
 }
 
 // bomEncoding returns the encoding a byte order mark announces and the
@@ -184,10 +193,18 @@ func detectCharset(body []byte) (encoding.Encoding, string) {
 	return e, name
 }
 
-// decodeWith converts body from the named encoding to valid UTF-8.
-func decodeWith(e encoding.Encoding, name string, body []byte) ([]byte, error) {
+// decodeWith converts body from the named encoding to valid UTF-8 in a
+// new slice, or, when the caller owns body and it is valid UTF-8 already,
+// returns body itself.
+func decodeWith(e encoding.Encoding, name string, body []byte, owned bool) ([]byte, error) {
 	if name == "utf-8" || e == nil || e == encoding.Nop {
-		return bytes.ToValidUTF8(bytes.Clone(body), []byte("\uFFFD")), nil
+		switch {
+		case !utf8.Valid(body):
+			return bytes.ToValidUTF8(body, []byte("\uFFFD")), nil // always a new slice
+		case owned:
+			return body, nil
+		}
+		return bytes.Clone(body), nil
 	}
 	out, err := e.NewDecoder().Bytes(body)
 	if err != nil {

@@ -131,3 +131,45 @@ func TestDecodeHTMLDoesNotAliasInput(t *testing.T) {
 		t.Errorf("DecodeHTML returned the caller's slice; changing the output changed the input to %q", in)
 	}
 }
+
+// A body the crawler owns that is already UTF-8 (the common case) is
+// handed on as it is: no copy per page, with or without a byte order mark
+// or a charset label. DecodeHTML itself still copies (see above).
+func TestDecodeOwnedValidUTF8IsNotCopied(t *testing.T) {
+	page := []byte(`<html><head><meta charset="utf-8"></head><body><p>Año: Bogotá — «café»</p></body></html>`)
+	bom := append([]byte{0xEF, 0xBB, 0xBF}, page...)
+	for _, tc := range []struct {
+		name, ct string
+		body     []byte
+		want     []byte // the slice the result must share
+	}{
+		{"no label", "", page, page},
+		{"utf-8 header", "text/html; charset=utf-8", page, page},
+		{"windows-1252 header on UTF-8 bytes", "text/html; charset=windows-1252", page, page},
+		{"byte order mark", "text/html", bom, bom[3:]},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := decodeHTML(tc.ct, tc.body, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, page) {
+				t.Fatalf("decodeHTML = %q, want %q", got, page)
+			}
+			if &got[0] != &tc.want[0] {
+				t.Error("valid UTF-8 body was copied")
+			}
+			if c, _ := DecodeHTML(tc.ct, tc.body); &c[0] == &tc.want[0] {
+				t.Error("DecodeHTML returned the caller's slice")
+			}
+		})
+	}
+	bad := []byte("<p>caf\xe9 \xff</p>")
+	got, err := decodeHTML("text/html; charset=utf-8", bad, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != "<p>caf\uFFFD \uFFFD</p>" || string(bad) != "<p>caf\xe9 \xff</p>" {
+		t.Errorf("invalid UTF-8: got %q, input now %q", got, bad)
+	}
+}

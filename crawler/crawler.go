@@ -545,6 +545,9 @@ func (s *Session) attempt(ctx context.Context, rawURL string, v Validators) (*Pa
 	err := col.Request(http.MethodGet, rawURL, nil, nil, hdr)
 	dur := s.c.cfg.Now().Sub(start)
 	status, header, finalURL := x.get()
+	if b, ok := x.takeBody(); ok {
+		body = b
+	}
 	if finalURL == "" {
 		finalURL = rawURL
 	}
@@ -583,7 +586,7 @@ func (s *Session) attempt(ctx context.Context, rawURL string, v Validators) (*Pa
 	if len(body) == 0 {
 		return nil, s.errorf(rawURL, status, KindBadPage, "empty body"), -1
 	}
-	utf, err := DecodeHTML(ct, body)
+	utf, err := decodeHTML(ct, body, true) // body is ours: colly read it into a new slice
 	if err != nil {
 		return nil, s.errorf(rawURL, status, KindBadPage, "convert to UTF-8: %w", err), -1
 	}

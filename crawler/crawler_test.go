@@ -57,7 +57,7 @@ type site struct {
 	ua       atomic.Value // last User-Agent seen on a page
 }
 
-func newSite(t *testing.T) *site {
+func newSite(t testing.TB) *site {
 	t.Helper()
 	s := &site{mux: http.NewServeMux()}
 	s.setRobots(http.StatusOK, "User-agent: *\nAllow: /\n")
@@ -92,7 +92,7 @@ func (s *site) html(path, body string) {
 }
 
 // parseSeed builds a seed from YAML as a user would write it.
-func parseSeed(t *testing.T, y string) *seeds.Seed {
+func parseSeed(t testing.TB, y string) *seeds.Seed {
 	t.Helper()
 	s, err := seeds.Parse("test.yaml", []byte(y))
 	if err != nil {
@@ -103,7 +103,7 @@ func parseSeed(t *testing.T, y string) *seeds.Seed {
 
 // seedFor is a seed of the test site; extra lines are appended, and an
 // extra "politeness:" or "limits:" line replaces the default one.
-func seedFor(t *testing.T, base string, extra ...string) *seeds.Seed {
+func seedFor(t testing.TB, base string, extra ...string) *seeds.Seed {
 	t.Helper()
 	politeness := "politeness: {delay: 0s, concurrency: 2}"
 	limits := "limits: {timeout: 5s, max_body: 64KiB}"
@@ -139,14 +139,14 @@ type fixture struct {
 	cr     *Crawler
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	f := &fixture{site: newSite(t), sleeps: &sleeps{}}
 	f.cr = New(Config{Sleep: f.sleeps.sleep, Now: stepClock(100 * time.Millisecond)})
 	return f
 }
 
-func (f *fixture) open(t *testing.T, extra ...string) *Session {
+func (f *fixture) open(t testing.TB, extra ...string) *Session {
 	t.Helper()
 	s, err := f.cr.Open(context.Background(), seedFor(t, f.site.URL, extra...))
 	if err != nil {
@@ -342,7 +342,7 @@ func TestConditionalRequest(t *testing.T) {
 	}
 }
 
-func gzipped(t *testing.T, b []byte) []byte {
+func gzipped(t testing.TB, b []byte) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)

@@ -78,3 +78,65 @@ func TestGzipBodyWithoutContentEncoding(t *testing.T) {
 	_, err = s.Fetch(context.Background(), f.site.URL+"/bomb", Validators{})
 	wantKind(t, err, KindTooLarge, f.site.URL+"/bomb")
 }
+
+// A body that stops arriving after the headers (the crawler reads it in
+// its transport) runs out of limits.timeout like a server that never
+// answers: transient, naming the limit.
+func TestBodyStallIsATimeout(t *testing.T) {
+	f := newFixture(t)
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	f.site.handle("/stall", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.Header().Set("Content-Length", "100000")
+		_, _ = w.Write([]byte("<html><body><div>first part"))
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	s := f.open(t, "limits: {timeout: 50ms, max_body: 64KiB}")
+	p, err := s.Fetch(context.Background(), f.site.URL+"/stall", Validators{})
+	if p != nil {
+		t.Errorf("a stalled page was returned: %q", p.Body)
+	}
+	wantKind(t, err, KindTransient, f.site.URL+"/stall")
+	if !strings.Contains(err.Error(), "no complete response within limits.timeout (50ms)") || errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("error should name the limit: %v", err)
+	}
+}
+
+// A body longer than its Content-Length hint sizes the buffer (gzip: the
+// compressed length) arrives whole, and so does one without any length.
+func TestBodySizesFromContentLength(t *testing.T) {
+	f := newFixture(t)
+	page := "<html><body>" + strings.Repeat("<p>Año — café</p>", 5000) + "</body></html>"
+	f.site.handle("/plain", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write([]byte(page)) // net/http sets Content-Length
+	})
+	f.site.handle("/chunked", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		for i := 0; i < len(page); i += 1000 {
+			_, _ = w.Write([]byte(page[i:min(i+1000, len(page))]))
+			w.(http.Flusher).Flush()
+		}
+	})
+	gz := gzipped(t, []byte(page)) // inflates far beyond 4x
+	f.site.handle("/gz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Encoding", "gzip")
+		_, _ = w.Write(gz)
+	})
+	s := f.open(t, "limits: {max_body: 1MiB}")
+	for _, path := range []string{"/plain", "/chunked", "/gz"} {
+		p, err := s.Fetch(context.Background(), f.site.URL+path, Validators{})
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if string(p.Body) != page || p.Bytes != len(page) {
+			t.Errorf("%s: body of %d bytes (Bytes %d), want the %d-byte page", path, len(p.Body), p.Bytes, len(page))
+		}
+	}
+}

@@ -63,6 +63,8 @@ type exchange struct {
 	status   int
 	header   http.Header
 	finalURL string
+	body     []byte // the final response's body, read by sessionTransport
+	read     bool   // body was read (colly saw an empty body)
 }
 
 type exchangeKey struct{}
@@ -79,6 +81,23 @@ func (x *exchange) reset() {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.status, x.header, x.finalURL = 0, nil, ""
+	x.body, x.read = nil, false
+}
+
+func (x *exchange) setBody(b []byte) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.body, x.read = b, true
+}
+
+// takeBody returns the body sessionTransport read, and whether it read
+// one (otherwise colly's response holds it).
+func (x *exchange) takeBody() ([]byte, bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	b, ok := x.body, x.read
+	x.body = nil
+	return b, ok
 }
 
 func (x *exchange) get() (int, http.Header, string) {
@@ -93,6 +112,12 @@ func (x *exchange) get() (int, http.Header, string) {
 // response headers in the request's exchange. It hides Content-Type from
 // colly so that colly does not convert the charset behind our back: the
 // original header is kept in the exchange and DecodeHTML does the work.
+//
+// The body of a final response (not a redirect being followed) of a fetch
+// with an exchange is read here, into one buffer sized from Content-Length
+// when the server sent one, and kept in the exchange; colly sees an empty
+// body. That spares colly's io.ReadAll, which grows its buffer in chunks
+// and copies them into a final slice: one copy of the page instead of two.
 type sessionTransport struct {
 	base    http.RoundTripper
 	maxBody int64
@@ -110,6 +135,7 @@ func (t *sessionTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	}
 	orig := res.Header.Clone()
 	var body io.Reader = res.Body
+	hint := res.ContentLength // length of the body as read, when known
 	if !res.Uncompressed {
 		switch enc := strings.ToLower(strings.TrimSpace(res.Header.Get("Content-Encoding"))); enc {
 		case "", "identity":
@@ -119,6 +145,7 @@ func (t *sessionTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 			body = &sniffGzip{br: bufio.NewReader(res.Body)}
 		case "gzip", "x-gzip":
 			body = &lazyGzip{src: res.Body}
+			hint = 4 * hint // HTML inflates at least that much
 		default:
 			res.Body.Close()
 			return nil, fmt.Errorf("%w %q", errEncoding, enc)
@@ -134,8 +161,55 @@ func (t *sessionTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		x.set(res, orig)
 		res.Header.Del("Content-Type")
 	}
-	res.Body = &limitedBody{r: body, c: res.Body, limit: t.maxBody}
+	lb := &limitedBody{r: body, c: res.Body, limit: t.maxBody}
+	if x == nil || (res.StatusCode >= 300 && res.StatusCode < 400 && res.Header.Get("Location") != "") {
+		res.Body = lb
+		return res, nil
+	}
+	b, err := readBody(lb, sizeHint(hint, t.maxBody))
+	lb.Close()
+	if err != nil {
+		return nil, err
+	}
+	x.setBody(b)
+	res.Body = http.NoBody
+	res.ContentLength = 0
+	res.Header.Del("Content-Length")
 	return res, nil
+}
+
+// sizeHint is the buffer to start a body with: the expected length (from
+// Content-Length; four times it for gzip), capped by max_body; 64 KiB
+// when nothing is known (expected < 0).
+func sizeHint(expected, maxBody int64) int {
+	const unknown, most = 64 << 10, 64 << 20
+	n := expected
+	if n < 0 {
+		n = unknown
+	}
+	if maxBody > 0 {
+		n = min(n, maxBody)
+	}
+	return int(min(n, most)) + 1 // +1: room to read the EOF without growing
+}
+
+// readBody reads r to its end into a buffer of capacity hint, growing it
+// only when the body is longer.
+func readBody(r io.Reader, hint int) ([]byte, error) {
+	b := make([]byte, 0, hint)
+	for {
+		if len(b) == cap(b) {
+			b = append(make([]byte, 0, 2*cap(b)), b...) // double: few copies
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 }
 
 // lazyGzip opens the gzip stream on first read, so that an empty body
