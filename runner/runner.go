@@ -45,6 +45,7 @@ type Store interface {
 	PageState(ctx context.Context, source, url string) (*store.PageState, error)
 	EachRecord(ctx context.Context, f store.RecordFilter, fn func(*record.Record) error) error
 	EachChange(ctx context.Context, f store.ChangeFilter, fn func(*store.Change) error) error
+	LastRun(ctx context.Context, source string) (*store.Run, error)
 	ApplyRun(ctx context.Context, in store.RunInput) (*store.RunResult, error)
 }
 
@@ -131,6 +132,9 @@ func Run(ctx context.Context, d Deps, s *seeds.Seed) (*Result, error) {
 		w.log.Warn("run cannot start", "status", in.Status, "err", err)
 	} else {
 		w.fetcher = fetcher
+		if last, err := d.Store.LastRun(ctx, s.ID); err == nil && last != nil && last.Status == store.StatusComplete {
+			w.prevPages = last.Pages
+		}
 		w.run(ctx)
 		w.details(ctx)
 		in.Status, in.Reason = w.verdict(ctx)
@@ -210,6 +214,10 @@ type walk struct {
 
 	started time.Time
 	conc    int // pages fetched at once (see concurrency)
+	// prevPages is how many listing pages the last complete run visited:
+	// pages are fetched ahead only up to there, so an unchanged listing
+	// gets no request past its end.
+	prevPages int
 
 	detailPages  int    // detail pages fetched
 	detailErrors int    // detail pages that failed
@@ -277,6 +285,15 @@ func (w *walk) maxPagesCut(left int) {
 		msg += fmt.Sprintf(" with %d next pages not visited", left)
 	}
 	w.cutOnce(msg)
+}
+
+// window is how many pages may be in flight ahead of the walk now:
+// the concurrency, down to one past where the last complete run ended.
+func (w *walk) window(inFlight int) int {
+	if w.prevPages > 0 && len(w.pages)+inFlight >= w.prevPages {
+		return 1
+	}
+	return w.concurrency()
 }
 
 // walkURLs visits a list of pages known up front, fetching ahead.
@@ -362,7 +379,7 @@ func (w *walk) walkNext(ctx context.Context) {
 		if a.len() > 0 && !sameURL(a.front(), out.next[0]) {
 			a.drop()
 		}
-		for a.len() < w.concurrency() && len(w.pages)+a.len() < s.Limits.MaxPages {
+		for a.len() < w.window(a.len()) && len(w.pages)+a.len() < s.Limits.MaxPages {
 			a.push(guess(a.len()))
 		}
 	}
@@ -381,7 +398,7 @@ func (w *walk) walkParam(ctx context.Context, start string) {
 	a := w.ahead(ctx)
 	defer a.drop()
 	for i := 0; ; i++ {
-		for a.len() < w.concurrency() && len(w.pages)+a.len() < w.seed.Limits.MaxPages {
+		for a.len() < w.window(a.len()) && len(w.pages)+a.len() < w.seed.Limits.MaxPages {
 			u, err := withParam(start, p.Param, n)
 			if p.Template != "" {
 				u, err = strings.ReplaceAll(p.Template, "{n}", strconv.Itoa(n)), nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"html"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -51,7 +52,7 @@ func (l *library) set(f func(l *library)) {
 func (l *library) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.hits[r.URL.Path]++
+	l.hits[r.URL.RequestURI()]++
 	if r.URL.Path == "/robots.txt" {
 		fmt.Fprint(w, "User-agent: *\nDisallow: /admin/\n")
 		return
@@ -555,5 +556,30 @@ func TestNoFetchAheadWithADelay(t *testing.T) {
 	defer site.mu.Unlock()
 	if site.max != 1 || site.fetched[6] {
 		t.Errorf("with a delay: %d requests in flight at once, page past the end fetched: %v; want one at a time and no guesses", site.max, site.fetched[6])
+	}
+}
+
+func TestParamFetchAheadStopsAtTheLastRunsEnd(t *testing.T) {
+	h := newHarness(t, 40) // 10 pages of 4, then the empty page 10
+	h.seed.Pagination = seeds.Pagination{Param: "page", Start: ptr(0), Step: 1}
+	h.seed.Politeness.Concurrency = 8
+	h.night()
+	before := map[string]int{}
+	h.lib.mu.Lock()
+	maps.Copy(before, h.lib.hits)
+	h.lib.mu.Unlock()
+	r := h.night()
+	if r.Run.Status != store.StatusComplete || r.Run.Pages != 11 {
+		t.Fatalf("re-run = %s (%s) over %d pages", r.Run.Status, r.Run.Reason, r.Run.Pages)
+	}
+	h.lib.mu.Lock()
+	defer h.lib.mu.Unlock()
+	for uri, n := range h.lib.hits {
+		if n > before[uri] && strings.HasPrefix(uri, "/list?page=") {
+			p, _ := strconv.Atoi(strings.TrimPrefix(uri, "/list?page="))
+			if p > 10 {
+				t.Errorf("the unchanged re-run fetched %s, past the end the last run found", uri)
+			}
+		}
 	}
 }
