@@ -519,7 +519,7 @@ func (w *walk) fetch(ctx context.Context, u string) *fetched {
 	var v crawler.Validators
 	if !w.d.Full {
 		st, err := w.d.Store.PageState(ctx, w.seed.ID, u)
-		if err != nil {
+		if err != nil && ctx.Err() == nil { // a page fetched ahead and dropped is not news
 			w.log.Warn("page state unavailable; fetching unconditionally", "url", u, "err", err)
 		} else if st != nil {
 			f.state = st
