@@ -97,13 +97,17 @@ func validate(in *RunInput) error {
 
 // current is what the store holds of one key before the run.
 type current struct {
-	versionID int64
-	hash      string
-	full      string
-	removed   bool
-	missed    int
-	seen      bool // seen by this run
+	versionID   int64
+	lastChanged int64
+	hash        string
+	full        string
+	removed     bool
+	missed      int
+	seen        bool // seen by this run
 }
+
+// batchRows is how many rows one multi-row INSERT writes.
+const batchRows = 200
 
 type applier struct {
 	s     *Store
@@ -112,14 +116,54 @@ type applier struct {
 	now   time.Time
 	runID int64
 	stmts []*sql.Stmt
+	slab  slab
 
-	insVersion, insRecord, updContent, updMissed, updRemoved, insChange, getVersion *sql.Stmt
+	updMissed, updRemoved, getVersion *sql.Stmt
+
+	// Version and change ids are given here (the run holds the write
+	// lock), so that rows can be written in batches: versions, then the
+	// records and changes that refer to them.
+	nextVersion, nextChange int64
+	versions                batch
+	records                 batch
+	changeRows              batch
+	hooked                  int // a.changes[:hooked] went through OnChange
+	content                 []byte
 
 	run     Run
 	changes []Change
 	// unchanged are current keys seen without a content change: their
 	// last_seen and missed count are set in one statement (markSeen).
 	unchanged []string
+}
+
+// batch is one multi-row INSERT being filled: rows of width values each
+// after three shared values (?1 source, ?2 run id, ?3 now).
+type batch struct {
+	head, row, tail string // row: the VALUES tuple with %d placeholders
+	width           int
+	args            []any
+	full            *sql.Stmt // prepared for batchRows rows
+}
+
+func (b *batch) rows() int { return (len(b.args) - 3) / b.width }
+
+// sqlFor writes the statement for n rows.
+func (b *batch) sqlFor(n int) string {
+	var sb strings.Builder
+	sb.WriteString(b.head)
+	ph := make([]any, b.width)
+	for i := range n {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		for j := range ph {
+			ph[j] = 4 + i*b.width + j
+		}
+		fmt.Fprintf(&sb, b.row, ph...)
+	}
+	sb.WriteString(b.tail)
+	return sb.String()
 }
 
 func (a *applier) close() {
@@ -164,22 +208,50 @@ func (a *applier) apply(ctx context.Context) (*RunResult, error) {
 		dst *(*sql.Stmt)
 		q   string
 	}{
-		{&a.insVersion, `INSERT INTO versions (source, key, run_id, at, content_hash, full_hash, content) VALUES (?, ?, ?, ?, ?, ?, ?)`},
-		{&a.insRecord, `INSERT INTO records (source, key, version_id, content_hash, full_hash, first_seen, last_seen, last_changed, missed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)`},
-		{&a.updContent, `UPDATE records SET version_id = ?, content_hash = ?, full_hash = ?, last_seen = ?, last_changed = COALESCE(?, last_changed), removed_at = NULL, missed = 0 WHERE source = ? AND key = ?`},
 		{&a.updMissed, `UPDATE records SET missed = ? WHERE source = ? AND key = ?`},
 		{&a.updRemoved, `UPDATE records SET missed = ?, removed_at = ? WHERE source = ? AND key = ?`},
-		{&a.insChange, `INSERT INTO changes (run_id, source, key, kind, at, version_id, fields) VALUES (?, ?, ?, ?, ?, ?, ?)`},
 		{&a.getVersion, `SELECT content FROM versions WHERE id = ?`},
 	} {
 		if err := a.prepare(ctx, p.dst, p.q); err != nil {
 			return nil, err
 		}
 	}
+	if err := a.tx.QueryRowContext(ctx, `SELECT
+		MAX(COALESCE((SELECT MAX(id) FROM versions), 0), COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'versions'), 0)),
+		MAX(COALESCE((SELECT MAX(id) FROM changes), 0), COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0))`).
+		Scan(&a.nextVersion, &a.nextChange); err != nil {
+		return nil, fmt.Errorf("read next ids: %w", err)
+	}
+	a.nextVersion++
+	a.nextChange++
+	a.versions = batch{
+		head:  `INSERT INTO versions (id, source, key, run_id, at, content_hash, full_hash, content) VALUES `,
+		row:   `(?%d, ?1, ?%d, ?2, ?3, ?%d, ?%d, ?%d)`,
+		width: 5,
+	}
+	// One upsert for added, updated and restored records.
+	a.records = batch{
+		head: `INSERT INTO records (source, key, version_id, content_hash, full_hash, first_seen, last_seen, last_changed, removed_at, missed) VALUES `,
+		row:  `(?1, ?%d, ?%d, ?%d, ?%d, ?3, ?3, ?%d, NULL, 0)`,
+		tail: ` ON CONFLICT (source, key) DO UPDATE SET version_id = excluded.version_id, content_hash = excluded.content_hash,
+			full_hash = excluded.full_hash, last_seen = excluded.last_seen, last_changed = excluded.last_changed, removed_at = NULL, missed = 0`,
+		width: 5,
+	}
+	a.changeRows = batch{
+		head:  `INSERT INTO changes (id, run_id, source, key, kind, at, version_id, fields) VALUES `,
+		row:   `(?%d, ?2, ?1, ?%d, ?%d, ?3, ?%d, ?%d)`,
+		width: 5,
+	}
+	for _, b := range []*batch{&a.versions, &a.records, &a.changeRows} {
+		b.args = append(make([]any, 0, 3+batchRows*b.width), in.Source, a.runID, now.UnixNano())
+	}
 
 	cur, nCurrent, err := a.loadCurrent(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if len(cur) == 0 {
+		a.changes = make([]Change, 0, len(in.Records)) // a first load adds each one
 	}
 
 	// Records: first occurrence of a key wins.
@@ -219,6 +291,9 @@ func (a *applier) apply(ctx context.Context) (*RunResult, error) {
 		}
 		a.unchanged = append(a.unchanged, k)
 	}
+	if err := a.flush(ctx); err != nil {
+		return nil, err
+	}
 	if err := a.markSeen(ctx); err != nil {
 		return nil, err
 	}
@@ -235,6 +310,9 @@ func (a *applier) apply(ctx context.Context) (*RunResult, error) {
 	}
 	if a.run.Status == StatusComplete {
 		if err := a.countMisses(ctx, cur, nCurrent); err != nil {
+			return nil, err
+		}
+		if err := a.flush(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -292,10 +370,25 @@ func (a *applier) markSeen(ctx context.Context) error {
 	return nil
 }
 
+// slab hands out currents from chunks, one allocation per chunk.
+type slab struct{ buf []current }
+
+func (s *slab) new() *current {
+	if len(s.buf) == cap(s.buf) {
+		s.buf = make([]current, 0, 1024)
+	}
+	s.buf = s.buf[:len(s.buf)+1]
+	return &s.buf[len(s.buf)-1]
+}
+
 // loadCurrent reads the state of every key of the source in one query.
 func (a *applier) loadCurrent(ctx context.Context) (map[string]*current, int, error) {
+	// full_hash is read only where it differs from content_hash (it is
+	// the same unless fields are excluded from change detection, and
+	// stored as '' then since schema version 3).
 	rows, err := a.tx.QueryContext(ctx,
-		`SELECT key, version_id, content_hash, full_hash, removed_at IS NOT NULL, missed FROM records WHERE source = ?`, a.in.Source)
+		`SELECT key, version_id, content_hash, CASE WHEN full_hash IN ('', content_hash) THEN NULL ELSE full_hash END,
+			removed_at IS NOT NULL, missed, last_changed FROM records WHERE source = ?`, a.in.Source)
 	if err != nil {
 		return nil, 0, fmt.Errorf("load current records: %w", err)
 	}
@@ -304,9 +397,14 @@ func (a *applier) loadCurrent(ctx context.Context) (map[string]*current, int, er
 	n := 0
 	for rows.Next() {
 		var k string
-		c := &current{}
-		if err := rows.Scan(&k, &c.versionID, &c.hash, &c.full, &c.removed, &c.missed); err != nil {
+		var full sql.NullString
+		c := a.slab.new()
+		if err := rows.Scan(&k, &c.versionID, &c.hash, &full, &c.removed, &c.missed, &c.lastChanged); err != nil {
 			return nil, 0, fmt.Errorf("load current records: %w", err)
+		}
+		c.full = c.hash
+		if full.Valid {
+			c.full = full.String
 		}
 		if !c.removed {
 			n++
@@ -349,10 +447,12 @@ func (a *applier) applyRecord(ctx context.Context, r *record.Record, c *current,
 		if err != nil {
 			return err
 		}
-		if _, err := a.insRecord.ExecContext(ctx, in.Source, r.Key, vid, hash, full, now, now, now); err != nil {
-			return fmt.Errorf("insert record: %w", err)
+		if err := a.putRecord(ctx, r.Key, vid, hash, full, now); err != nil {
+			return err
 		}
-		cur[r.Key] = &current{versionID: vid, hash: hash, full: full, seen: true}
+		c = a.slab.new()
+		*c = current{versionID: vid, hash: hash, full: full, lastChanged: now, seen: true}
+		cur[r.Key] = c
 		a.run.Added++
 		return a.change(ctx, KindAdded, r, vid, nil)
 	}
@@ -388,30 +488,127 @@ func (a *applier) applyRecord(ctx context.Context, r *record.Record, c *current,
 	}
 	// No kind: only ignored fields changed (or the ignore list did): keep
 	// the new values without a change.
-	var changed any
+	changed := c.lastChanged
 	if kind != "" {
 		changed = now
 	}
-	if _, err := a.updContent.ExecContext(ctx, vid, hash, full, now, changed, in.Source, r.Key); err != nil {
-		return fmt.Errorf("update record: %w", err)
+	if err := a.putRecord(ctx, r.Key, vid, hash, full, changed); err != nil {
+		return err
 	}
-	c.versionID, c.hash, c.full, c.removed, c.missed = vid, hash, full, false, 0
+	c.versionID, c.hash, c.full, c.removed, c.missed, c.lastChanged = vid, hash, full, false, 0, changed
 	if kind == "" {
 		return nil
 	}
 	return a.change(ctx, kind, r, vid, fields)
 }
 
+// insertVersion queues a new version of r and returns its id.
 func (a *applier) insertVersion(ctx context.Context, r *record.Record, hash, full string) (int64, error) {
-	content, err := r.MarshalContent()
-	if err != nil {
-		return 0, fmt.Errorf("encode content: %w", err)
+	id := a.nextVersion
+	a.nextVersion++
+	// The content bytes live in a.content until the batch is written
+	// (and reused after: the driver copies what it binds); a new buffer
+	// is started when it is full, so that queued rows keep pointing at
+	// their bytes.
+	if len(a.content)+4096 > cap(a.content) {
+		a.content = make([]byte, 0, max(256<<10, 2*cap(a.content)))
 	}
-	res, err := a.insVersion.ExecContext(ctx, a.in.Source, r.Key, a.runID, a.now.UnixNano(), hash, full, content)
-	if err != nil {
-		return 0, fmt.Errorf("insert version: %w", err)
+	start := len(a.content)
+	a.content = appendContent(a.content, r)
+	content := a.content[start:len(a.content):len(a.content)]
+	a.versions.args = append(a.versions.args, id, r.Key, hash, storedFull(hash, full), content)
+	return id, a.flushIfFull(ctx, &a.versions)
+}
+
+// storedFull is the full_hash column's value: ” when it is the content
+// hash (no field excluded from change detection), which saves 64 bytes
+// in each versions and records row.
+func storedFull(hash, full string) string {
+	if full == hash {
+		return ""
 	}
-	return res.LastInsertId()
+	return full
+}
+
+// putRecord queues the upsert of a record's current state.
+func (a *applier) putRecord(ctx context.Context, key string, vid int64, hash, full string, lastChanged int64) error {
+	a.records.args = append(a.records.args, key, vid, hash, storedFull(hash, full), lastChanged)
+	return a.flushIfFull(ctx, &a.records)
+}
+
+// flushIfFull writes b once it holds batchRows rows, after the queued
+// versions its rows may refer to.
+func (a *applier) flushIfFull(ctx context.Context, b *batch) error {
+	if b.rows() < batchRows {
+		return nil
+	}
+	if b != &a.versions {
+		if err := a.write(ctx, &a.versions); err != nil {
+			return err
+		}
+	}
+	if err := a.write(ctx, b); err != nil {
+		return err
+	}
+	if b == &a.changeRows {
+		return a.hooks(ctx)
+	}
+	return nil
+}
+
+// flush writes every queued row, versions first (records and changes
+// refer to them), then calls OnChange for the changes just written.
+func (a *applier) flush(ctx context.Context) error {
+	for _, b := range []*batch{&a.versions, &a.records, &a.changeRows} {
+		if err := a.write(ctx, b); err != nil {
+			return err
+		}
+	}
+	return a.hooks(ctx)
+}
+
+// write runs the INSERT of b's queued rows, if any, and empties b.
+func (a *applier) write(ctx context.Context, b *batch) error {
+	n := b.rows()
+	if n == 0 {
+		return nil
+	}
+	st := b.full
+	if n != batchRows || st == nil {
+		var err error
+		if st, err = a.tx.PrepareContext(ctx, b.sqlFor(n)); err != nil {
+			return fmt.Errorf("prepare %d-row insert: %w", n, err)
+		}
+		if n == batchRows {
+			b.full = st
+			a.stmts = append(a.stmts, st)
+		} else {
+			defer st.Close()
+		}
+	}
+	if _, err := st.ExecContext(ctx, b.args...); err != nil {
+		return fmt.Errorf("%s%d rows: %w", strings.TrimSuffix(b.head, "VALUES "), n, err)
+	}
+	clear(b.args[3:])
+	b.args = b.args[:3]
+	if b == &a.versions {
+		a.content = a.content[:0]
+	}
+	return nil
+}
+
+// hooks calls OnChange for each change written since the last call.
+func (a *applier) hooks(ctx context.Context) error {
+	if a.s.opts.OnChange == nil {
+		return nil
+	}
+	for ; a.hooked < len(a.changes); a.hooked++ {
+		c := &a.changes[a.hooked]
+		if err := a.s.opts.OnChange(ctx, a.tx, c); err != nil {
+			return fmt.Errorf("%s change hook: record %s: %w", c.Kind, c.Key, err)
+		}
+	}
+	return nil
 }
 
 func (a *applier) version(ctx context.Context, id int64) (*record.Record, error) {
@@ -420,13 +617,14 @@ func (a *applier) version(ctx context.Context, id int64) (*record.Record, error)
 		return nil, fmt.Errorf("read version %d: %w", id, err)
 	}
 	r := &record.Record{}
-	if err := json.Unmarshal(content, r); err != nil {
+	if err := decodeContent(content, r); err != nil {
 		return nil, fmt.Errorf("decode version %d: %w", id, err)
 	}
 	return r, nil
 }
 
-// change writes one change row, calls OnChange and keeps it for the result.
+// change queues one change row and keeps the change for the result;
+// OnChange is called once the row is written (flush).
 func (a *applier) change(ctx context.Context, kind string, r *record.Record, vid int64, fields []record.FieldChange) error {
 	var fj any
 	if len(fields) > 0 {
@@ -436,14 +634,9 @@ func (a *applier) change(ctx context.Context, kind string, r *record.Record, vid
 		}
 		fj = b
 	}
-	res, err := a.insChange.ExecContext(ctx, a.runID, a.in.Source, r.Key, kind, a.now.UnixNano(), vid, fj)
-	if err != nil {
-		return fmt.Errorf("insert %s change: %w", kind, err)
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return fmt.Errorf("insert %s change: %w", kind, err)
-	}
+	id := a.nextChange
+	a.nextChange++
+	a.changeRows.args = append(a.changeRows.args, id, r.Key, kind, vid, fj)
 	a.changes = append(a.changes, Change{
 		ID: id, RunID: a.runID, Source: a.in.Source, Key: r.Key, Kind: kind, At: a.now,
 		Fields: fields, Record: contentOnly(r),
@@ -453,12 +646,7 @@ func (a *applier) change(ctx context.Context, kind string, r *record.Record, vid
 		at := a.now
 		c.Record.RemovedAt = &at
 	}
-	if a.s.opts.OnChange != nil {
-		if err := a.s.opts.OnChange(ctx, a.tx, c); err != nil {
-			return fmt.Errorf("%s change hook: %w", kind, err)
-		}
-	}
-	return nil
+	return a.flushIfFull(ctx, &a.changeRows)
 }
 
 // contentOnly is r without the bookkeeping times (a change carries the

@@ -140,4 +140,10 @@ CREATE TABLE source_schedule (
 	lease_until          INTEGER
 );
 `,
+	// 3: versions.content may hold the compact binary encoding of
+	// content.go (JSON rows stay readable); versions_record, an index no
+	// query uses, goes: it cost every new version a random-order insert.
+	`
+DROP INDEX IF EXISTS versions_record;
+`,
 }

@@ -249,7 +249,7 @@ func RunChangesTx(ctx context.Context, tx *sql.Tx, runID int64) ([]Change, error
 			return nil, fmt.Errorf("run %d: changes: %w", runID, err)
 		}
 		c.At = fromNanos(at)
-		if err := json.Unmarshal(content, &c.Record); err != nil {
+		if err := decodeContent(content, &c.Record); err != nil {
 			return nil, fmt.Errorf("run %d: change %d: decode record: %w", runID, c.ID, err)
 		}
 		c.Record.Source, c.Record.Key, c.Record.ContentHash = c.Source, c.Key, hash

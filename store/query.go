@@ -213,7 +213,7 @@ func (s *Store) EachRecord(ctx context.Context, f RecordFilter, fn func(*record.
 			return fmt.Errorf("list records: %w", err)
 		}
 		r := &record.Record{}
-		if err := json.Unmarshal(content, r); err != nil {
+		if err := decodeContent(content, r); err != nil {
 			return fmt.Errorf("list records: source %s key %s: decode: %w", source, key, err)
 		}
 		r.Source, r.Key, r.ContentHash = source, key, hash
@@ -280,7 +280,7 @@ func (s *Store) EachChange(ctx context.Context, f ChangeFilter, fn func(*Change)
 		}
 		c.At = fromNanos(at)
 		hash := c.Record.ContentHash
-		if err := json.Unmarshal(content, &c.Record); err != nil {
+		if err := decodeContent(content, &c.Record); err != nil {
 			return fmt.Errorf("list changes: change %d: decode record: %w", c.ID, err)
 		}
 		c.Record.Source, c.Record.Key, c.Record.ContentHash = c.Source, c.Key, hash

@@ -33,9 +33,12 @@ type Options struct {
 	// Logger receives one line per applied run. Default: discard.
 	Logger *slog.Logger
 	// OnChange, when set, is called inside ApplyRun's transaction for
-	// every change, after the change row is written (c.ID is set). It is
-	// the place to write outbox rows in the same transaction; an error
-	// rolls the whole run back and is returned by ApplyRun.
+	// every change, in change id order, after the change row and its
+	// version are written (c.ID is set). Rows are written in batches, so
+	// the hook of a change may run after later records of the run were
+	// processed. It is the place to write outbox rows in the same
+	// transaction; an error rolls the whole run back and is returned by
+	// ApplyRun.
 	OnChange func(ctx context.Context, tx *sql.Tx, c *Change) error
 	// OnRun, when set, is called inside ApplyRun's transaction once the
 	// run row holds its final status and counts (operator alerts for

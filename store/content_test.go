@@ -1,0 +1,192 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/harvest-dev/harvest/record"
+)
+
+func contentCases() []record.Record {
+	return []record.Record{
+		{},
+		{URL: "https://example.int/a", Title: "Tráfico & <trata> \"de\" personas — عربى", Summary: strings.Repeat("x", 300),
+			Countries: []string{"México", "Côte d'Ivoire"}, Regions: []string{}, Authors: []string{"A; B", `C\D`},
+			Year: 2024, Categories: []string{"Trafficking"}, Language: "es",
+			Extra: map[string]string{"pdf": "https://example.int/a.pdf", "note": "", "b": "2", "a": "1"}},
+		{Title: "negative year", Year: -44, Extra: map[string]string{}},
+		{Title: "odd bytes \x00\xff", Countries: []string{""}, Year: 1 << 40},
+	}
+}
+
+func TestContentRoundTrip(t *testing.T) {
+	for i, r := range contentCases() {
+		b := appendContent(nil, &r)
+		var got record.Record
+		if err := decodeContent(b, &got); err != nil {
+			t.Fatalf("case %d: %v", i, err)
+		}
+		if !reflect.DeepEqual(got, r) {
+			t.Errorf("case %d: decoded\n%#v\nwant\n%#v", i, got, r)
+		}
+		// Every truncation is an error, never a panic or a wrong record.
+		for n := 0; n < len(b); n++ {
+			var x record.Record
+			if err := decodeContent(b[:n], &x); err == nil {
+				t.Errorf("case %d: %d of %d bytes decoded without error", i, n, len(b))
+			}
+		}
+	}
+}
+
+func TestContentReadsJSONRows(t *testing.T) {
+	r := contentCases()[1]
+	j, err := r.MarshalContent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got record.Record
+	if err := decodeContent(j, &got); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, r) {
+		t.Errorf("decoded JSON\n%#v\nwant\n%#v", got, r)
+	}
+}
+
+// TestVersionsWrittenAsJSONStillRead: a store whose versions hold the
+// JSON of schema version 2 reads and diffs them as before.
+func TestVersionsWrittenAsJSONStillRead(t *testing.T) {
+	c := newClock()
+	s, _ := newStore(t, Options{Now: c.Now})
+	rs := recs(3)
+	apply(t, s, c, input("a", StatusComplete, rs))
+	// Rewrite every version as schema version 2 wrote it.
+	rows, err := s.db.Query(`SELECT id, source, key FROM versions`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byKey := map[string]record.Record{}
+	for _, r := range rs {
+		byKey[r.Key] = r
+	}
+	type upd struct {
+		id int64
+		j  []byte
+	}
+	var upds []upd
+	for rows.Next() {
+		var id int64
+		var src, key string
+		if err := rows.Scan(&id, &src, &key); err != nil {
+			t.Fatal(err)
+		}
+		r := byKey[key]
+		r.Source = src
+		j, err := r.MarshalContent()
+		if err != nil {
+			t.Fatal(err)
+		}
+		upds = append(upds, upd{id, j})
+	}
+	rows.Close()
+	for _, u := range upds {
+		if _, err := s.db.Exec(`UPDATE versions SET content = ? WHERE id = ?`, string(u.j), u.id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := records(t, s, RecordFilter{})
+	for _, r := range rs {
+		g := got["a "+r.Key]
+		if g == nil || g.Title != r.Title || !reflect.DeepEqual(g.Countries, r.Countries) || g.Extra["pdf"] != r.Extra["pdf"] {
+			t.Fatalf("record %s read from JSON = %+v", r.Key, g)
+		}
+	}
+	// An update diffs against the JSON version.
+	rs[1].Title = "New title"
+	res := apply(t, s, c, input("a", StatusComplete, rs))
+	if len(res.Changes) != 1 || res.Changes[0].Kind != KindUpdated || len(res.Changes[0].Fields) != 1 ||
+		res.Changes[0].Fields[0] != (record.FieldChange{Field: "title", Old: "Report 1", New: "New title"}) {
+		t.Fatalf("update over a JSON version: %+v", res.Changes)
+	}
+	cs := changes(t, s, ChangeFilter{Kinds: []string{KindAdded}})
+	if len(cs) != 3 || cs[0].Record.Title != "Report 0" || cs[0].Record.Summary != "About Report 0" {
+		t.Fatalf("added changes over JSON versions: %+v", cs)
+	}
+}
+
+// TestRunsLargerThanABatch applies runs of several insert batches: every
+// change row exists when OnChange sees it, ids follow the order of the
+// records, and change detection with and without ignored fields holds
+// over versions written in batches.
+func TestRunsLargerThanABatch(t *testing.T) {
+	c := newClock()
+	hooked := 0
+	var lastID int64
+	s, _ := newStore(t, Options{Now: c.Now, OnChange: func(ctx context.Context, tx *sql.Tx, ch *Change) error {
+		hooked++
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM changes c JOIN versions v ON v.id = c.version_id
+			WHERE c.id = ? AND c.key = ? AND c.kind = ?`, ch.ID, ch.Key, ch.Kind).Scan(&n); err != nil {
+			return err
+		}
+		if n != 1 {
+			return fmt.Errorf("change %d (%s %s) not written before its hook", ch.ID, ch.Kind, ch.Key)
+		}
+		if ch.ID <= lastID {
+			return fmt.Errorf("change id %d after %d", ch.ID, lastID)
+		}
+		lastID = ch.ID
+		return nil
+	}})
+	const n = 2*batchRows + 57
+	rs := recs(n)
+	for i := range rs {
+		rs[i].Extra["seen"] = "1"
+	}
+	in := input("a", StatusComplete, rs)
+	in.IgnoreChanges = []string{"extra.seen"}
+	res := apply(t, s, c, in)
+	if res.Run.Added != n || hooked != n || len(res.Changes) != n {
+		t.Fatalf("first load: added %d, hooked %d, changes %d, want %d", res.Run.Added, hooked, len(res.Changes), n)
+	}
+	for i, ch := range res.Changes {
+		if ch.Key != rs[i].Key || (i > 0 && ch.ID != res.Changes[i-1].ID+1) {
+			t.Fatalf("change %d = %s id %d", i, ch.Key, ch.ID)
+		}
+	}
+	// Unchanged, then only the ignored field (kept, no change), then
+	// every third title.
+	if res := apply(t, s, c, in); len(res.Changes) != 0 {
+		t.Fatalf("unchanged run made %d changes", len(res.Changes))
+	}
+	for i := range rs {
+		rs[i].Extra["seen"] = "2"
+	}
+	if res := apply(t, s, c, in); len(res.Changes) != 0 {
+		t.Fatalf("ignored-field run made %d changes", len(res.Changes))
+	}
+	got := records(t, s, RecordFilter{})
+	if r := got["a "+rs[n-1].Key]; r == nil || r.Extra["seen"] != "2" || r.Title != rs[n-1].Title {
+		t.Fatalf("ignored field not kept: %+v", r)
+	}
+	for i := 0; i < n; i += 3 {
+		rs[i].Title += " (revised)"
+	}
+	hooked = 0
+	res = apply(t, s, c, in)
+	if want := (n + 2) / 3; res.Run.Updated != want || hooked != want {
+		t.Fatalf("updated %d, hooked %d, want %d", res.Run.Updated, hooked, want)
+	}
+	if f := res.Changes[1].Fields; len(f) != 1 || f[0].Field != "title" || f[0].New != rs[3].Title {
+		t.Fatalf("second update fields = %+v", f)
+	}
+	// Nothing was left pending.
+	if res := apply(t, s, c, in); len(res.Changes) != 0 {
+		t.Fatalf("re-run made %d changes", len(res.Changes))
+	}
+}
