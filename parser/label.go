@@ -1,6 +1,7 @@
 package parser
 
 import (
+	"bytes"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -22,14 +23,18 @@ type piece struct {
 	nodes []*html.Node
 }
 
-func (p piece) text() string {
-	if len(p.nodes) == 0 {
-		return record.Text(p.lead)
+// empty reports whether p.text() == "", without building the text.
+func (p piece) empty() bool {
+	if !isBlank(p.lead) {
+		return false
 	}
-	return record.Text(p.lead + " " + nodesText(p.nodes))
+	for _, n := range p.nodes {
+		if hasContent(n) {
+			return false
+		}
+	}
+	return true
 }
-
-func (p piece) empty() bool { return p.text() == "" }
 
 // labelKey folds a label for comparison: normalised text, lower case,
 // without a trailing colon.
@@ -60,15 +65,22 @@ func foldPrefix(s, prefix string) (string, bool) {
 // labels, in document order, and for a "Label: value" text node the rest
 // of its text. A text that is the label alone wins over a "Label: value"
 // line anywhere before it, so a summary beginning "Country: ..." does not
-// pass for the facet. The node is nil when no label is found.
-func findLabel(scope []*html.Node, labels []string) (*html.Node, string) {
+// pass for the facet. The node is nil when no label is found; key is the
+// labelKey of a label alone. It reads the label index of each scope root
+// (one walk per root for every rule of the lexicon).
+func (sc *scratch) findLabel(scope []*html.Node, labels []string, lex *labelLexicon) (*html.Node, string, string) {
 	var line labelLine
 	for _, root := range scope {
-		if n := findLabelIn(root, labels, &line); n != nil {
-			return n, ""
+		for _, e := range sc.labelIndex(root, lex) {
+			if !mayStartWith(e.node.Data, labels) {
+				continue
+			}
+			if line.matchText(e.node, e.text, e.key, labels) {
+				return e.node, "", e.key
+			}
 		}
 	}
-	return line.node, line.rest
+	return line.node, line.rest, ""
 }
 
 // labelLine is the first "Label: value" text node met, kept while the
@@ -78,47 +90,34 @@ type labelLine struct {
 	rest string
 }
 
-func findLabelIn(n *html.Node, labels []string, line *labelLine) *html.Node {
-	if n.Type == html.TextNode {
-		if !mayStartWith(n.Data, labels) {
-			return nil
-		}
-		t := record.Text(n.Data)
-		key := labelKey(t)
-		for _, l := range labels {
-			if key == l {
-				return n
-			}
-		}
-		if line.node != nil {
-			return nil
-		}
-		for _, l := range labels {
-			rest, ok := foldPrefix(t, l)
-			if !ok {
-				continue
-			}
-			rest = strings.TrimLeft(rest, " ")
-			r, ok := strings.CutPrefix(rest, ":")
-			if !ok {
-				r, ok = strings.CutPrefix(rest, "：")
-			}
-			if ok {
-				line.node, line.rest = n, strings.TrimSpace(r)
-				return nil
-			}
-		}
-		return nil
-	}
-	if n.Type != html.ElementNode && n.Type != html.DocumentNode || invisible(n) {
-		return nil
-	}
-	for c := n.FirstChild; c != nil; c = c.NextSibling {
-		if f := findLabelIn(c, labels, line); f != nil {
-			return f
+// matchText reports whether the text node n (normalised text t, label
+// key) is one of labels alone; otherwise, when it is the first "Label:
+// value" line met, it keeps it in line.
+func (line *labelLine) matchText(n *html.Node, t, key string, labels []string) bool {
+	for _, l := range labels {
+		if key == l {
+			return true
 		}
 	}
-	return nil
+	if line.node != nil {
+		return false
+	}
+	for _, l := range labels {
+		rest, ok := foldPrefix(t, l)
+		if !ok {
+			continue
+		}
+		rest = strings.TrimLeft(rest, " ")
+		r, ok := strings.CutPrefix(rest, ":")
+		if !ok {
+			r, ok = strings.CutPrefix(rest, "：")
+		}
+		if ok {
+			line.node, line.rest = n, strings.TrimSpace(r)
+			return false
+		}
+	}
+	return false
 }
 
 // mayStartWith is a cheap filter before normalising a text node: does its
@@ -157,7 +156,7 @@ func mayStartWith(s string, labels []string) bool {
 // text is all it shows, then further up only from inline elements
 // (<th><strong>Year</strong></th> is the <th>), never out of a block,
 // so an empty Drupal field does not borrow the next field's value.
-func labelElement(t *html.Node, key string, scope []*html.Node) *html.Node {
+func (sc *scratch) labelElement(t *html.Node, key string, scope []*html.Node) *html.Node {
 	inScope := func(n *html.Node) bool {
 		for _, s := range scope {
 			if n == s {
@@ -167,13 +166,13 @@ func labelElement(t *html.Node, key string, scope []*html.Node) *html.Node {
 		return n != nil && n.Type == html.ElementNode
 	}
 	p := t.Parent
-	if !inScope(p) || labelKey(nodeText(p)) != key {
+	if !inScope(p) || !sc.keyIs(p, key) {
 		return t
 	}
 	l := p
 	for !isBlock(l) {
 		p := l.Parent
-		if !inScope(p) || nextContent(l) != nil || labelKey(nodeText(p)) != key {
+		if !inScope(p) || nextContent(l) != nil || !sc.keyIs(p, key) {
 			break
 		}
 		l = p
@@ -194,24 +193,24 @@ func nextContent(n *html.Node) *html.Node {
 	return nil
 }
 
-// classes returns the class tokens of n.
-func classes(n *html.Node) []string {
-	v, _ := attr(n, "class")
-	return strings.Fields(v)
-}
-
 // sameShape reports whether b looks like a label of the same kind as a:
 // the same tag and, when a has classes, a's first class.
 func sameShape(a, b *html.Node) bool {
 	if a.Type != html.ElementNode || b.Type != html.ElementNode || a.Data != b.Data {
 		return false
 	}
-	ca, cb := classes(a), classes(b)
-	if len(ca) == 0 {
-		return len(cb) == 0
+	va, _ := attr(a, "class")
+	vb, _ := attr(b, "class")
+	first := ""
+	for c := range strings.FieldsSeq(va) {
+		first = c
+		break
 	}
-	for _, c := range cb {
-		if c == ca[0] {
+	if first == "" {
+		return strings.TrimFunc(vb, unicode.IsSpace) == ""
+	}
+	for c := range strings.FieldsSeq(vb) {
+		if c == first {
 			return true
 		}
 	}
@@ -220,16 +219,16 @@ func sameShape(a, b *html.Node) bool {
 
 // labelValues reads the values that follow the first label of fr found in
 // the scope: one piece for a single value, one per item for a list.
-func (fr *fieldRule) labelValues(scope []*html.Node) []piece {
-	t, rest := findLabel(scope, fr.labels)
+func (fr *fieldRule) labelValues(sc *scratch, scope []*html.Node) []piece {
+	t, rest, key := sc.findLabel(scope, fr.labels, fr.labelIn)
 	if t == nil {
 		return nil
 	}
 	l := t
 	if rest == "" {
-		l = labelElement(t, labelKey(t.Data), scope)
+		l = sc.labelElement(t, key, scope)
 	}
-	colon := strings.HasSuffix(strings.TrimSpace(nodeText(l)), ":")
+	colon := bytes.HasSuffix(bytes.TrimSpace(sc.textBytes(l)), []byte(":"))
 
 	// Shape stops apply unless the values themselves look like the label
 	// (<div>Country</div><div>Mexico</div>): then only known labels stop.
@@ -241,14 +240,15 @@ func (fr *fieldRule) labelValues(scope []*html.Node) []piece {
 		if shapeStop && sameShape(l, s) {
 			return true
 		}
-		txt := nodeText(s)
-		if txt == "" {
+		txt := sc.textBytes(s)
+		if len(txt) == 0 {
 			return false
 		}
-		if fr.labelIn.keys[labelKey(txt)] && len(txt) < 80 {
+		n, suffix := len(txt), txt[len(txt)-1] == ':'
+		if n < 80 && fr.labelIn.keys[string(sc.tn.key())] {
 			return true
 		}
-		if s.Type == html.ElementNode && !shapeStop && colon && strings.HasSuffix(txt, ":") && len(txt) < 60 && s.Data == l.Data {
+		if s.Type == html.ElementNode && !shapeStop && colon && suffix && n < 60 && s.Data == l.Data {
 			return true
 		}
 		return false

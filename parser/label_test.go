@@ -1,6 +1,8 @@
 package parser
 
 import (
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -86,9 +88,15 @@ func TestLabelShapes(t *testing.T) {
 			for _, l := range []string{"Country", "Region", "Year", "Authors", "Pages", "Category"} {
 				fr.labelIn.keys[labelKey(l)] = true
 			}
+			// The label index looks for every label of the lexicon;
+			// Compile puts the rule's own labels in it.
+			fr.labelIn.list = append(slices.Sorted(maps.Keys(fr.labelIn.keys)), fr.labels...)
+			for _, l := range fr.labelIn.list {
+				fr.labelIn.longest = max(fr.labelIn.longest, len(l))
+			}
 			body := parseBody(t, c.html)
 			var got []string
-			for _, p := range fr.labelValues(nodesOf(body)) {
+			for _, p := range fr.labelValues(new(scratch), nodesOf(body)) {
 				got = append(got, p.text())
 			}
 			if strings.Join(got, "|") != strings.Join(c.want, "|") {

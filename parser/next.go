@@ -1,6 +1,7 @@
 package parser
 
 import (
+	"bytes"
 	"net/url"
 	"regexp"
 	"strings"
@@ -12,16 +13,28 @@ import (
 	"github.com/harvest-dev/harvest/record"
 )
 
-// nextLinks finds the links to further listing pages, in page order: the
+// pageFacts walks the document once for what the page says about
+// itself: the links to further listing pages, in page order (the
 // pagination.next selector's matches, <a>s whose text is one of
-// pagination.next_text, and rel=next links. Links that work only through
-// scripts are dropped; scriptPager reports that such a link was the only
-// pager found.
-func (r *Rules) nextLinks(doc *html.Node, base *url.URL, self string) (links []string, scriptPager bool) {
+// pagination.next_text, and rel=next links), whether the only pager found
+// works through scripts (such links are dropped), and the page's own
+// count of results (see docTotal).
+func (r *Rules) pageFacts(doc *html.Node, base *url.URL, self string) (links []string, scriptPager bool, total int) {
 	seen := map[string]bool{self: true}
 	scripted := false
-	var walk func(n *html.Node)
-	walk = func(n *html.Node) {
+	var c totalCounter
+	var walk func(n *html.Node, hidden bool)
+	walk = func(n *html.Node, hidden bool) {
+		switch n.Type {
+		case html.TextNode:
+			if !hidden && c.total == 0 {
+				c.text(n.Data)
+			}
+			return
+		case html.ElementNode, html.DocumentNode:
+		default:
+			return
+		}
 		if n.Type == html.ElementNode && r.isNextLink(n) {
 			href, a := linkOf(n)
 			switch {
@@ -34,12 +47,22 @@ func (r *Rules) nextLinks(doc *html.Node, base *url.URL, self string) (links []s
 				}
 			}
 		}
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			walk(c)
+		hidden = hidden || invisible(n)
+		counting := !hidden && c.total == 0
+		block := counting && isBreak(n)
+		if block {
+			c.flush()
+		}
+		for ch := n.FirstChild; ch != nil; ch = ch.NextSibling {
+			walk(ch, hidden)
+		}
+		if block && n.DataAtom != atom.Br {
+			c.flush()
 		}
 	}
-	walk(doc)
-	return links, scripted && len(links) == 0
+	walk(doc, false)
+	c.flush()
+	return links, scripted && len(links) == 0, c.total
 }
 
 // isNextLink reports whether n is a next-page link by any configured way.
@@ -125,77 +148,56 @@ var (
 	perPageRE    = regexp.MustCompile(`(?i)^\s*(?:per\s+page|por\s+página|par\s+page|pro\s+seite)`)
 )
 
-// docTotal reads the page's own count of results: only short lines
-// (block-separated) that hold a digit are read, so a number in a long
-// summary never passes for the count. Lines are cut as writeText cuts
-// them, without building the page's whole text.
-func docTotal(doc *html.Node) int {
-	var line strings.Builder
-	total := 0
-	long := false
-	flush := func() {
-		if total == 0 && !long && line.Len() > 0 {
-			if l := line.String(); strings.ContainsAny(l, "0123456789") {
-				total = pageTotal(record.Text(l))
+// totalCounter reads the page's count of results line by line, in one
+// reused buffer: the first short line (300 bytes at most) holding a
+// count gives the total.
+type totalCounter struct {
+	line  []byte
+	long  bool
+	total int
+}
+
+// text adds a text node; a newline of the source ends a line too.
+func (c *totalCounter) text(data string) {
+	for {
+		seg, rest, nl := strings.Cut(data, "\n")
+		if !c.long {
+			if len(c.line)+len(seg) > 300 {
+				c.long = true
+			} else {
+				c.line = append(c.line, seg...)
 			}
 		}
-		line.Reset()
-		long = false
+		if !nl {
+			return
+		}
+		c.flush()
+		data = rest
 	}
-	var walk func(*html.Node)
-	walk = func(n *html.Node) {
-		if total > 0 {
-			return
-		}
-		switch n.Type {
-		case html.TextNode:
-			// A newline of the source ends a line too, as before.
-			data := n.Data
-			for {
-				seg, rest, nl := strings.Cut(data, "\n")
-				if !long {
-					if line.Len()+len(seg) > 300 {
-						long = true
-					} else {
-						line.WriteString(seg)
-					}
-				}
-				if !nl {
-					return
-				}
-				flush()
-				data = rest
-			}
-		case html.ElementNode, html.DocumentNode:
-		default:
-			return
-		}
-		if invisible(n) {
-			return
-		}
-		if n.DataAtom == atom.Br {
-			flush()
-			return
-		}
-		block := isBlock(n)
-		if block {
-			flush()
-		}
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			walk(c)
-		}
-		if block {
-			flush()
-		}
+}
+
+// flush ends the current line.
+func (c *totalCounter) flush() {
+	if c.total == 0 && !c.long && len(c.line) > 0 && bytes.ContainsAny(c.line, "0123456789") {
+		c.total = pageTotal(record.Text(string(c.line)))
 	}
-	walk(doc)
-	flush()
-	return total
+	c.line = c.line[:0]
+	c.long = false
 }
 
 // pageTotal reads a count of results from one line of text, 0 when it
 // states none clearly.
 func pageTotal(text string) int {
+	runs, counted := totalShape(text)
+	return pageTotalRE(text, runs >= 3, counted)
+}
+
+// pageTotalRE is pageTotal by the regular expressions alone; ranged and
+// counted say which of the two kinds of count the line may hold.
+func pageTotalRE(text string, ranged, counted bool) int {
+	if !ranged {
+		goto count
+	}
 	for _, m := range rangeTotalRE.FindAllStringSubmatchIndex(text, -1) {
 		a, _ := FirstInt(text[m[2]:m[3]])
 		b, _ := FirstInt(text[m[4]:m[5]])
@@ -210,6 +212,10 @@ func pageTotal(text string) int {
 			return n
 		}
 	}
+count:
+	if !counted {
+		return 0
+	}
 	for _, m := range countTotalRE.FindAllStringSubmatchIndex(text, -1) {
 		if perPageRE.MatchString(text[m[5]:]) {
 			continue
@@ -219,6 +225,40 @@ func pageTotal(text string) int {
 		}
 	}
 	return 0
+}
+
+// totalShape is a quick look at a line before the regular expressions:
+// how many runs of digits it holds (a range "A-B of N" needs three), and
+// whether some digit run is followed by spaces and a letter that can
+// begin a word of countTotalRE (r, h, t, e in either case; none of them
+// has other case folds), which "N results" needs.
+func totalShape(text string) (runs int, counted bool) {
+	for i := 0; i < len(text); {
+		if text[i] < '0' || text[i] > '9' {
+			i++
+			continue
+		}
+		runs++
+		j := i
+		for j < len(text) && (text[j] >= '0' && text[j] <= '9') {
+			j++
+		}
+		i = j
+		for j < len(text) && (text[j] >= '0' && text[j] <= '9' || text[j] == ',' || text[j] == '.' || strings.HasPrefix(text[j:], "\u00a0")) {
+			if text[j] == 0xc2 {
+				j++
+			}
+			j++
+		}
+		k := j
+		for k < len(text) && (text[k] == ' ' || text[k] == '\t' || text[k] == '\n' || text[k] == '\f' || text[k] == '\r') {
+			k++
+		}
+		if k > j && k < len(text) && strings.IndexByte("rRhHtTeE", text[k]) >= 0 {
+			counted = true
+		}
+	}
+	return runs, counted
 }
 
 var (

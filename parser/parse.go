@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -58,6 +59,7 @@ type page struct {
 	order    map[*html.Node]int          // document order, built on demand
 	headings map[*fieldRule][]*html.Node // matches of each heading rule
 	tables   map[*html.Node]*tableHead   // headers of tables read by columns
+	sc       scratch
 }
 
 func newPage(r *Rules, pageURL string, body []byte) (*page, error) {
@@ -106,8 +108,10 @@ func (r *Rules) Parse(pageURL string, body []byte) (*Result, error) {
 	res.Facts.Items = len(items)
 
 	pageVals := p.readFields(r.page, p.doc, 0)
+	res.Records = make([]record.Record, 0, len(items))
 	for i, it := range items {
 		pos := i + 1
+		p.sc.forget()
 		vals := p.readFields(r.fields, it, pos)
 		for _, fr := range r.page {
 			if len(vals[fr.name]) == 0 && len(pageVals[fr.name]) > 0 {
@@ -125,12 +129,14 @@ func (r *Rules) Parse(pageURL string, body []byte) (*Result, error) {
 		}
 	}
 
+	if len(res.Records) == 0 {
+		res.Records = nil // as without records: no items, or all dropped
+	}
 	self := record.CanonicalURL(nil, p.url)
-	res.Next, res.Facts.ScriptPager = r.nextLinks(p.doc, p.base, self)
+	res.Next, res.Facts.ScriptPager, res.Facts.Total = r.pageFacts(p.doc, p.base, self)
 	if res.Facts.ScriptPager {
 		p.warn(0, "", "the pager works only through scripts or form posts; this run covers one page")
 	}
-	res.Facts.Total = docTotal(p.doc)
 	if len(items) == 0 {
 		res.Facts.ScriptList = scriptBuilt(p.doc)
 		if res.Facts.ScriptList {
@@ -299,6 +305,7 @@ type raw struct {
 	text  string
 	nodes []*html.Node
 	lines []string // for split: br, the text's lines (nil: split text on \n)
+	norm  bool     // text is already as record.Text leaves it
 }
 
 // fieldValues reads one rule from an item: the values, already through
@@ -310,7 +317,7 @@ func (p *page) fieldValues(fr *fieldRule, item *html.Node, pos int) []string {
 		raws = []raw{{text: fr.rule.Value}}
 	case fr.heading != nil:
 		if h := p.headingFor(fr, item); h != nil {
-			raws = []raw{fr.readNode(h)}
+			raws = []raw{fr.readNode(&p.sc, h)}
 		}
 	default:
 		if fr.col != "" {
@@ -320,31 +327,47 @@ func (p *page) fieldValues(fr *fieldRule, item *html.Node, pos int) []string {
 		}
 		targets := []*html.Node{item}
 		if fr.sel != nil {
-			if fr.isList {
-				targets = cascadia.QueryAll(item, fr.sel)
-			} else if n := cascadia.Query(item, fr.sel); n != nil {
-				targets = []*html.Node{n}
-			} else {
-				targets = nil
-			}
+			targets = p.sc.query(item, fr)
 		}
 		if len(fr.labels) > 0 {
 			if len(targets) > 0 {
-				for _, pc := range fr.labelValues(targets) {
-					rv := raw{text: pc.text(), nodes: pc.nodes}
-					if fr.lines {
-						rv.lines = textLines(pc.lead, pc.nodes)
-					}
-					raws = append(raws, rv)
-				}
+				raws = p.labelRaws(fr, targets)
 			}
 		} else {
 			for _, t := range targets {
-				raws = append(raws, fr.readNode(t))
+				raws = append(raws, fr.readNode(&p.sc, t))
 			}
 		}
 	}
 	return p.withDefault(fr, p.finish(fr, raws, pos))
+}
+
+// labelRaws reads a label rule from its scope. A rule reading the item
+// itself shares the values with every rule of equal labels (year and a
+// date from the same "Year" label): they are found once per item.
+func (p *page) labelRaws(fr *fieldRule, scope []*html.Node) []raw {
+	cache := fr.sel == nil && len(scope) == 1
+	k := labelScope{root: scope[0], lex: fr.labelIn, group: fr.lgroup}
+	if cache {
+		if rs, ok := p.sc.lvalues[k]; ok {
+			return rs
+		}
+	}
+	var raws []raw
+	for _, pc := range fr.labelValues(&p.sc, scope) {
+		rv := raw{text: p.sc.pieceText(pc), nodes: pc.nodes, norm: true}
+		if fr.lines {
+			rv.lines = textLines(pc.lead, pc.nodes)
+		}
+		raws = append(raws, rv)
+	}
+	if cache {
+		if p.sc.lvalues == nil {
+			p.sc.lvalues = map[labelScope][]raw{}
+		}
+		p.sc.lvalues[k] = raws
+	}
+	return raws
 }
 
 func (p *page) withDefault(fr *fieldRule, vs []string) []string {
@@ -358,7 +381,7 @@ func (p *page) withDefault(fr *fieldRule, vs []string) []string {
 
 // readNode reads an element's attribute (trimmed; on the element or, when
 // it has none, its first descendant that has it) or its visible text.
-func (fr *fieldRule) readNode(n *html.Node) raw {
+func (fr *fieldRule) readNode(sc *scratch, n *html.Node) raw {
 	if a := fr.rule.Attr; a != "" {
 		if v, ok := attr(n, a); ok {
 			return raw{text: v, nodes: []*html.Node{n}}
@@ -382,9 +405,9 @@ func (fr *fieldRule) readNode(n *html.Node) raw {
 		return raw{text: v, nodes: []*html.Node{found}}
 	}
 	if fr.lines {
-		return raw{text: nodeText(n), nodes: []*html.Node{n}, lines: textLines("", []*html.Node{n})}
+		return raw{text: sc.text(n), nodes: []*html.Node{n}, lines: textLines("", []*html.Node{n}), norm: true}
 	}
-	return raw{text: nodeText(n), nodes: []*html.Node{n}}
+	return raw{text: sc.text(n), nodes: []*html.Node{n}, norm: true}
 }
 
 // textLines is the visible text of lead and nodes cut at line breaks
@@ -404,16 +427,17 @@ func (p *page) finish(fr *fieldRule, raws []raw, pos int) []string {
 	var out []string
 	for _, rv := range raws {
 		texts := []string{rv.text}
+		norm := rv.norm // texts hold rv.text alone
 		switch {
 		case fr.lines && rv.lines != nil:
-			texts = rv.lines
+			texts, norm = rv.lines, false
 		case fr.lines:
-			texts = strings.Split(rv.text, "\n")
+			texts, norm = strings.Split(rv.text, "\n"), false
 		case fr.rule.Split != "":
-			texts = strings.Split(rv.text, fr.rule.Split)
+			texts, norm = strings.Split(rv.text, fr.rule.Split), false
 		}
 		for _, t := range texts {
-			if v := p.convert(fr, t, rv.nodes, pos); v != "" {
+			if v := p.convert(fr, t, norm, rv.nodes, pos); v != "" {
 				out = append(out, v)
 			}
 		}
@@ -425,8 +449,9 @@ func (p *page) finish(fr *fieldRule, raws []raw, pos int) []string {
 }
 
 // convert applies the rule's regex and type to one text.
-func (p *page) convert(fr *fieldRule, text string, nodes []*html.Node, pos int) string {
-	if fr.rule.Attr == "" || fr.typ != "url" {
+// norm says that text is already as record.Text leaves it.
+func (p *page) convert(fr *fieldRule, text string, norm bool, nodes []*html.Node, pos int) string {
+	if !norm && (fr.rule.Attr == "" || fr.typ != "url") {
 		text = record.Text(text)
 	}
 	for _, rp := range fr.replace {
@@ -592,13 +617,11 @@ func (r *Rules) record(p *page, vals map[string][]string) record.Record {
 			rec.Extra[fr.name] = strings.Join(vs, record.ListSep)
 		}
 	}
-	done := map[string]bool{}
 	for _, fr := range r.fields {
 		set(fr)
-		done[fr.name] = true
 	}
 	for _, fr := range r.page {
-		if !done[fr.name] {
+		if !slices.ContainsFunc(r.fields, func(f *fieldRule) bool { return f.name == fr.name }) {
 			set(fr)
 		}
 	}

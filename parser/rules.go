@@ -3,6 +3,7 @@ package parser
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/andybalholm/cascadia"
@@ -54,6 +55,8 @@ type fieldRule struct {
 	col     string        // header key of the column the field reads, or ""
 	lines   bool          // split at line breaks (split: br)
 	replace []replacer    // rule.Replace, compiled
+	lgroup  int           // label rules with equal labels, list and lines share a group (> 0)
+	sgroup  int           // rules with equal select and list share a group (> 0 with select)
 }
 
 // replacer is one compiled seeds.Replace.
@@ -71,7 +74,9 @@ type tmplPart struct {
 // labelLexicon is the set of all labels of one field set; a value walk
 // stops at a sibling that reads as any of them.
 type labelLexicon struct {
-	keys map[string]bool
+	keys    map[string]bool
+	list    []string // the keys, in seed order
+	longest int      // the length of the longest key in bytes
 }
 
 // Compile checks and compiles the reading rules of s. Errors name the seed
@@ -133,6 +138,19 @@ func Compile(s *seeds.Seed) (*Rules, error) {
 	case "next", "":
 		r.relNext = true
 	}
+	sgroups := map[string]int{}
+	for _, frs := range [][]*fieldRule{r.page, r.fields, r.detail} {
+		for _, fr := range frs {
+			if fr.sel == nil {
+				continue
+			}
+			k := fmt.Sprintf("%t %s", fr.isList, fr.rule.Select)
+			if sgroups[k] == 0 {
+				sgroups[k] = len(sgroups) + 1
+			}
+			fr.sgroup = sgroups[k]
+		}
+	}
 	return r, nil
 }
 
@@ -192,6 +210,10 @@ func compileFields(id, section string, fs seeds.Fields) ([]*fieldRule, error) {
 		for _, l := range r.Label {
 			if k := labelKey(l); k != "" {
 				fr.labels = append(fr.labels, k)
+				if !lex.keys[k] {
+					lex.list = append(lex.list, k)
+					lex.longest = max(lex.longest, len(k))
+				}
 				lex.keys[k] = true
 			}
 		}
@@ -200,6 +222,22 @@ func compileFields(id, section string, fs seeds.Fields) ([]*fieldRule, error) {
 			fr.isConst = len(fr.refs) == 0
 		}
 		out = append(out, fr)
+	}
+	groups := 0
+	for i, fr := range out {
+		if len(fr.labels) == 0 {
+			continue
+		}
+		for _, o := range out[:i] {
+			if o.lgroup > 0 && o.isList == fr.isList && o.lines == fr.lines && slices.Equal(o.labels, fr.labels) {
+				fr.lgroup = o.lgroup
+				break
+			}
+		}
+		if fr.lgroup == 0 {
+			groups++
+			fr.lgroup = groups
+		}
 	}
 	return out, nil
 }

@@ -117,15 +117,6 @@ func nodeText(n *html.Node) string {
 	return record.Text(b.String())
 }
 
-// nodesText is the visible text of a run of sibling nodes.
-func nodesText(ns []*html.Node) string {
-	var b strings.Builder
-	for _, n := range ns {
-		writeText(&b, n)
-	}
-	return record.Text(b.String())
-}
-
 // ownText is the text of n's direct text children only.
 func ownText(n *html.Node) string {
 	var b strings.Builder
