@@ -210,7 +210,7 @@ func (a *applier) apply(ctx context.Context) (*RunResult, error) {
 	}{
 		{&a.updMissed, `UPDATE records SET missed = ? WHERE source = ? AND key = ?`},
 		{&a.updRemoved, `UPDATE records SET missed = ?, removed_at = ? WHERE source = ? AND key = ?`},
-		{&a.getVersion, `SELECT content FROM versions WHERE id = ?`},
+		{&a.getVersion, `SELECT CAST(content AS TEXT) FROM versions WHERE id = ?`},
 	} {
 		if err := a.prepare(ctx, p.dst, p.q); err != nil {
 			return nil, err
@@ -612,7 +612,7 @@ func (a *applier) hooks(ctx context.Context) error {
 }
 
 func (a *applier) version(ctx context.Context, id int64) (*record.Record, error) {
-	var content []byte
+	var content string
 	if err := a.getVersion.QueryRowContext(ctx, id).Scan(&content); err != nil {
 		return nil, fmt.Errorf("read version %d: %w", id, err)
 	}

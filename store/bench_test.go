@@ -98,3 +98,58 @@ func BenchmarkApplyTenPercentChanged(b *testing.B) {
 	}
 	reportRecords(b)
 }
+
+// readBenchStore is a store holding 100,000 records of one source, each
+// added once: what the reading benchmarks walk.
+func readBenchStore(b *testing.B) *Store {
+	b.Helper()
+	c := newClock()
+	s, _ := newStore(b, Options{Now: c.Now})
+	rs := benchRecs(100_000)
+	for i := range rs {
+		rs[i].Summary = fmt.Sprintf("Este es un estudio exploratorio %d para analizar la vulnerabilidad & riesgos de la migración. ", i) +
+			strings.Repeat("A study of migration and trafficking routes in the region. ", 8)
+	}
+	benchApply(b, s, c, rs)
+	return s
+}
+
+// BenchmarkEachRecord walks 100,000 current records with their content.
+func BenchmarkEachRecord(b *testing.B) {
+	s := readBenchStore(b)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		n := 0
+		if err := s.EachRecord(context.Background(), RecordFilter{}, func(r *record.Record) error {
+			if r.Title == "" || len(r.Countries) != 3 {
+				return fmt.Errorf("record %s: %+v", r.Key, r)
+			}
+			n++
+			return nil
+		}); err != nil || n != 100_000 {
+			b.Fatalf("%d records: %v", n, err)
+		}
+	}
+	b.ReportMetric(100_000*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchmarkEachChange walks the 100,000 added changes.
+func BenchmarkEachChange(b *testing.B) {
+	s := readBenchStore(b)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		n := 0
+		if err := s.EachChange(context.Background(), ChangeFilter{}, func(c *Change) error {
+			if c.Record.Title == "" || c.Kind != KindAdded {
+				return fmt.Errorf("change %d: %+v", c.ID, c)
+			}
+			n++
+			return nil
+		}); err != nil || n != 100_000 {
+			b.Fatalf("%d changes: %v", n, err)
+		}
+	}
+	b.ReportMetric(100_000*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}

@@ -86,14 +86,16 @@ var errContent = errors.New("malformed content")
 
 // decodeContent sets r's content fields (URL through Extra) from a stored
 // content value, binary or JSON; the other fields of r are left as they
-// are. The strings of a binary value share one copy of data.
-func decodeContent(data []byte, r *record.Record) error {
+// are. The strings of a binary value are substrings of data (queries
+// read the column as CAST(content AS TEXT), so the driver's one copy is
+// the only one).
+func decodeContent(data string, r *record.Record) error {
 	if len(data) == 0 {
 		return errContent
 	}
 	if data[0] != contentBinary {
 		var c record.Record
-		if err := json.Unmarshal(data, &c); err != nil {
+		if err := json.Unmarshal([]byte(data), &c); err != nil {
 			return err
 		}
 		r.URL, r.Title, r.Summary = c.URL, c.Title, c.Summary
@@ -101,7 +103,7 @@ func decodeContent(data []byte, r *record.Record) error {
 		r.Categories, r.Language, r.Extra = c.Categories, c.Language, c.Extra
 		return nil
 	}
-	return decodeBinary(string(data[1:]), r)
+	return decodeBinary(data[1:], r)
 }
 
 // contentDecoder reads the binary form; s is the encoding after its

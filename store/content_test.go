@@ -27,7 +27,7 @@ func TestContentRoundTrip(t *testing.T) {
 	for i, r := range contentCases() {
 		b := appendContent(nil, &r)
 		var got record.Record
-		if err := decodeContent(b, &got); err != nil {
+		if err := decodeContent(string(b), &got); err != nil {
 			t.Fatalf("case %d: %v", i, err)
 		}
 		if !reflect.DeepEqual(got, r) {
@@ -36,7 +36,7 @@ func TestContentRoundTrip(t *testing.T) {
 		// Every truncation is an error, never a panic or a wrong record.
 		for n := 0; n < len(b); n++ {
 			var x record.Record
-			if err := decodeContent(b[:n], &x); err == nil {
+			if err := decodeContent(string(b[:n]), &x); err == nil {
 				t.Errorf("case %d: %d of %d bytes decoded without error", i, n, len(b))
 			}
 		}
@@ -50,7 +50,7 @@ func TestContentReadsJSONRows(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got record.Record
-	if err := decodeContent(j, &got); err != nil {
+	if err := decodeContent(string(j), &got); err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(got, r) {

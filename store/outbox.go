@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -229,8 +228,7 @@ func (s *Store) OutboxMarkDead(ctx context.Context, id int64, at time.Time, reas
 // (in change id order, shaped as EachChange gives them). The OnRun hook
 // uses it to build a run's webhook events in the run's own transaction.
 func RunChangesTx(ctx context.Context, tx *sql.Tx, runID int64) ([]Change, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT c.id, c.run_id, c.source, c.key, c.kind, c.at, c.fields,
-		v.content_hash, v.content FROM changes c JOIN versions v ON v.id = c.version_id
+	rows, err := tx.QueryContext(ctx, `SELECT `+changeColumns+` FROM changes c JOIN versions v ON v.id = c.version_id
 		WHERE c.run_id = ? ORDER BY c.id`, runID)
 	if err != nil {
 		return nil, fmt.Errorf("run %d: changes: %w", runID, err)
@@ -238,29 +236,9 @@ func RunChangesTx(ctx context.Context, tx *sql.Tx, runID int64) ([]Change, error
 	defer rows.Close()
 	var out []Change
 	for rows.Next() {
-		var (
-			c       Change
-			at      sql.NullInt64
-			fields  []byte
-			content []byte
-			hash    string
-		)
-		if err := rows.Scan(&c.ID, &c.RunID, &c.Source, &c.Key, &c.Kind, &at, &fields, &hash, &content); err != nil {
+		var c Change
+		if err := scanChange(rows, &c); err != nil {
 			return nil, fmt.Errorf("run %d: changes: %w", runID, err)
-		}
-		c.At = fromNanos(at)
-		if err := decodeContent(content, &c.Record); err != nil {
-			return nil, fmt.Errorf("run %d: change %d: decode record: %w", runID, c.ID, err)
-		}
-		c.Record.Source, c.Record.Key, c.Record.ContentHash = c.Source, c.Key, hash
-		if len(fields) > 0 {
-			if err := json.Unmarshal(fields, &c.Fields); err != nil {
-				return nil, fmt.Errorf("run %d: change %d: decode fields: %w", runID, c.ID, err)
-			}
-		}
-		if c.Kind == KindRemoved {
-			t := c.At
-			c.Record.RemovedAt = &t
 		}
 		out = append(out, c)
 	}

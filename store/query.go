@@ -197,37 +197,69 @@ func (s *Store) EachRecord(ctx context.Context, f RecordFilter, fn func(*record.
 		where = append(where, "r.removed_at IS NULL")
 	}
 	rows, err := s.db.QueryContext(ctx, `SELECT r.source, r.key, r.content_hash, r.first_seen, r.last_seen, r.last_changed,
-		r.removed_at, v.content FROM records r JOIN versions v ON v.id = r.version_id`+whereClause(where)+
+		r.removed_at, CAST(v.content AS TEXT) FROM records r JOIN versions v ON v.id = r.version_id`+whereClause(where)+
 		` ORDER BY r.source, r.key`, args...)
 	if err != nil {
 		return fmt.Errorf("list records: %w", err)
 	}
 	defer rows.Close()
+	var (
+		r                             record.Record // reused: fn may not keep it
+		source, key, hash, content    string
+		first, last, changed, removed sql.NullInt64
+	)
 	for rows.Next() {
-		var (
-			source, key, hash             string
-			first, last, changed, removed sql.NullInt64
-			content                       []byte
-		)
 		if err := rows.Scan(&source, &key, &hash, &first, &last, &changed, &removed, &content); err != nil {
 			return fmt.Errorf("list records: %w", err)
 		}
-		r := &record.Record{}
-		if err := decodeContent(content, r); err != nil {
+		r = record.Record{Source: source, Key: key, ContentHash: hash,
+			FirstSeen: fromNanos(first), LastSeen: fromNanos(last), LastChanged: fromNanos(changed)}
+		if err := decodeContent(content, &r); err != nil {
 			return fmt.Errorf("list records: source %s key %s: decode: %w", source, key, err)
 		}
-		r.Source, r.Key, r.ContentHash = source, key, hash
-		r.FirstSeen, r.LastSeen, r.LastChanged = fromNanos(first), fromNanos(last), fromNanos(changed)
 		if removed.Valid {
 			t := fromNanos(removed)
 			r.RemovedAt = &t
 		}
-		if err := fn(r); err != nil {
+		if err := fn(&r); err != nil {
 			return err
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("list records: %w", err)
+	}
+	return nil
+}
+
+// changeColumns are the columns scanChange reads, from changes c joined
+// with versions v.
+const changeColumns = `c.id, c.run_id, c.source, c.key, c.kind, c.at, c.fields, v.content_hash, CAST(v.content AS TEXT)`
+
+// scanChange reads one row of changeColumns into c, which it overwrites.
+func scanChange(sc scanner, c *Change) error {
+	var (
+		at      sql.NullInt64
+		fields  []byte
+		hash    string
+		content string
+	)
+	*c = Change{}
+	if err := sc.Scan(&c.ID, &c.RunID, &c.Source, &c.Key, &c.Kind, &at, &fields, &hash, &content); err != nil {
+		return err
+	}
+	c.At = fromNanos(at)
+	if err := decodeContent(content, &c.Record); err != nil {
+		return fmt.Errorf("change %d: decode record: %w", c.ID, err)
+	}
+	c.Record.Source, c.Record.Key, c.Record.ContentHash = c.Source, c.Key, hash
+	if len(fields) > 0 {
+		if err := json.Unmarshal(fields, &c.Fields); err != nil {
+			return fmt.Errorf("change %d: decode fields: %w", c.ID, err)
+		}
+	}
+	if c.Kind == KindRemoved {
+		t := c.At
+		c.Record.RemovedAt = &t
 	}
 	return nil
 }
@@ -261,37 +293,16 @@ func (s *Store) EachChange(ctx context.Context, f ChangeFilter, fn func(*Change)
 		from = `(SELECT * FROM changes c` + whereClause(where) + ` ORDER BY c.id DESC LIMIT ?) c`
 		where, args = nil, append(args, f.Last)
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT c.id, c.run_id, c.source, c.key, c.kind, c.at, c.fields,
-		v.content_hash, v.content FROM `+from+` JOIN versions v ON v.id = c.version_id`+whereClause(where)+
-		` ORDER BY c.id`, args...)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+changeColumns+` FROM `+from+` JOIN versions v ON v.id = c.version_id`+
+		whereClause(where)+` ORDER BY c.id`, args...)
 	if err != nil {
 		return fmt.Errorf("list changes: %w", err)
 	}
 	defer rows.Close()
+	var c Change // reused: fn may not keep it
 	for rows.Next() {
-		var (
-			c       Change
-			at      sql.NullInt64
-			fields  []byte
-			content []byte
-		)
-		if err := rows.Scan(&c.ID, &c.RunID, &c.Source, &c.Key, &c.Kind, &at, &fields, &c.Record.ContentHash, &content); err != nil {
+		if err := scanChange(rows, &c); err != nil {
 			return fmt.Errorf("list changes: %w", err)
-		}
-		c.At = fromNanos(at)
-		hash := c.Record.ContentHash
-		if err := decodeContent(content, &c.Record); err != nil {
-			return fmt.Errorf("list changes: change %d: decode record: %w", c.ID, err)
-		}
-		c.Record.Source, c.Record.Key, c.Record.ContentHash = c.Source, c.Key, hash
-		if len(fields) > 0 {
-			if err := json.Unmarshal(fields, &c.Fields); err != nil {
-				return fmt.Errorf("list changes: change %d: decode fields: %w", c.ID, err)
-			}
-		}
-		if c.Kind == KindRemoved {
-			t := c.At
-			c.Record.RemovedAt = &t
 		}
 		if err := fn(&c); err != nil {
 			return err
