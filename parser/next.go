@@ -13,15 +13,25 @@ import (
 	"github.com/harvest-dev/harvest/record"
 )
 
-// pageFacts walks the document once for what the page says about
-// itself: the links to further listing pages, in page order (the
-// pagination.next selector's matches, <a>s whose text is one of
-// pagination.next_text, and rel=next links), whether the only pager found
-// works through scripts (such links are dropped), and the page's own
-// count of results (see docTotal).
-func (r *Rules) pageFacts(doc *html.Node, base *url.URL, self string) (links []string, scriptPager bool, total int) {
-	seen := map[string]bool{self: true}
-	scripted := false
+// pageScan is what one walk of the document finds: with items, the
+// matches of the items selector (as cascadia.QueryAll finds them), the
+// first <base href> (as cascadia.Query finds it), the next-page link
+// candidates and the page's own count of results (see totalCounter).
+type pageScan struct {
+	items    []*html.Node
+	base     *html.Node
+	hrefs    []string // hrefs of next-page links, in page order
+	scripted bool     // a next-page link works only through scripts
+	total    int
+}
+
+// scanPage walks the document once for the items (when items is set)
+// and what the page says about itself: the links to further listing
+// pages (the pagination.next selector's matches, <a>s whose text is one
+// of pagination.next_text, and rel=next links; links that work only
+// through scripts are dropped) and the page's count of results.
+func (r *Rules) scanPage(doc *html.Node, items bool) *pageScan {
+	ps := &pageScan{}
 	var c totalCounter
 	var walk func(n *html.Node, hidden bool)
 	walk = func(n *html.Node, hidden bool) {
@@ -35,15 +45,20 @@ func (r *Rules) pageFacts(doc *html.Node, base *url.URL, self string) (links []s
 		default:
 			return
 		}
-		if n.Type == html.ElementNode && r.isNextLink(n) {
-			href, a := linkOf(n)
-			switch {
-			case isScriptLink(href, a):
-				scripted = true
-			case href != "":
-				if u := record.CanonicalURL(base, href); u != "" && !seen[u] {
-					seen[u] = true
-					links = append(links, u)
+		if n.Type == html.ElementNode {
+			if items && r.items.Match(n) {
+				ps.items = append(ps.items, n)
+			}
+			if ps.base == nil && n.Data == "base" && baseSel.Match(n) {
+				ps.base = n
+			}
+			if r.isNextLink(n) {
+				href, a := linkOf(n)
+				switch {
+				case isScriptLink(href, a):
+					ps.scripted = true
+				case href != "":
+					ps.hrefs = append(ps.hrefs, href)
 				}
 			}
 		}
@@ -62,7 +77,22 @@ func (r *Rules) pageFacts(doc *html.Node, base *url.URL, self string) (links []s
 	}
 	walk(doc, false)
 	c.flush()
-	return links, scripted && len(links) == 0, c.total
+	ps.total = c.total
+	return ps
+}
+
+// nextLinks resolves the next-page links found against base: absolute,
+// canonical, each once, never the page itself (self). scriptPager is set
+// when a script-only link was the only pager found.
+func (ps *pageScan) nextLinks(base *url.URL, self string) (links []string, scriptPager bool) {
+	seen := map[string]bool{self: true}
+	for _, href := range ps.hrefs {
+		if u := record.CanonicalURL(base, href); u != "" && !seen[u] {
+			seen[u] = true
+			links = append(links, u)
+		}
+	}
+	return links, ps.scripted && len(links) == 0
 }
 
 // isNextLink reports whether n is a next-page link by any configured way.

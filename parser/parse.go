@@ -60,9 +60,27 @@ type page struct {
 	headings map[*fieldRule][]*html.Node // matches of each heading rule
 	tables   map[*html.Node]*tableHead   // headers of tables read by columns
 	sc       scratch
+	canon    map[string]string // record.CanonicalURL(base, ref) by ref
 }
 
-func newPage(r *Rules, pageURL string, body []byte) (*page, error) {
+// canonical is record.CanonicalURL(p.base, ref), computed once per ref
+// and page (an item's url field and its detail link share one href).
+func (p *page) canonical(ref string) string {
+	if u, ok := p.canon[ref]; ok {
+		return u
+	}
+	u := record.CanonicalURL(p.base, ref)
+	if p.canon == nil {
+		p.canon = map[string]string{}
+	}
+	p.canon[ref] = u
+	return u
+}
+
+// newPage parses the page. With findBase it also reads <base href>;
+// without, the caller passes the <base> element to setBase (Parse finds
+// it in its one walk of the page).
+func newPage(r *Rules, pageURL string, body []byte, findBase bool) (*page, error) {
 	if !utf8.Valid(body) {
 		body = bytes.ToValidUTF8(body, []byte("\uFFFD"))
 	}
@@ -75,14 +93,22 @@ func newPage(r *Rules, pageURL string, body []byte) (*page, error) {
 	if u, err := url.Parse(strings.TrimSpace(pageURL)); err == nil && u.IsAbs() {
 		p.base = u
 	}
-	if href, ok := attr(cascadia.Query(doc, baseSel), "href"); ok {
+	if findBase {
+		p.setBase(cascadia.Query(doc, baseSel))
+	}
+	return p, nil
+}
+
+// setBase resolves the href of the page's first <base href> element (nil
+// when there is none) against the page URL.
+func (p *page) setBase(base *html.Node) {
+	if href, ok := attr(base, "href"); ok {
 		if b := record.CanonicalURL(p.base, href); b != "" {
 			if u, err := url.Parse(b); err == nil {
 				p.base = u
 			}
 		}
 	}
-	return p, nil
 }
 
 var baseSel = cascadia.MustCompile("base[href]")
@@ -90,12 +116,24 @@ var baseSel = cascadia.MustCompile("base[href]")
 // Parse applies the compiled rules to one UTF-8 listing page; see the
 // package-level Parse.
 func (r *Rules) Parse(pageURL string, body []byte) (*Result, error) {
-	p, err := newPage(r, pageURL, body)
+	// With an items selector, one walk of the page finds the items, the
+	// <base>, the next links and the page's count. In flat mode items are
+	// wrapped first (that changes the tree), and the walk comes after.
+	oneWalk := r.items != nil
+	p, err := newPage(r, pageURL, body, !oneWalk)
 	if err != nil {
 		return nil, err
 	}
 	res := &Result{}
-	items := r.findItems(p.doc)
+	var scan *pageScan
+	var items []*html.Node
+	if oneWalk {
+		scan = r.scanPage(p.doc, true)
+		p.setBase(scan.base)
+		items = scan.items
+	} else {
+		items = r.findItems(p.doc)
+	}
 	if r.columns {
 		kept := items[:0]
 		for _, it := range items {
@@ -133,7 +171,11 @@ func (r *Rules) Parse(pageURL string, body []byte) (*Result, error) {
 		res.Records = nil // as without records: no items, or all dropped
 	}
 	self := record.CanonicalURL(nil, p.url)
-	res.Next, res.Facts.ScriptPager, res.Facts.Total = r.pageFacts(p.doc, p.base, self)
+	if scan == nil {
+		scan = r.scanPage(p.doc, false)
+	}
+	res.Next, res.Facts.ScriptPager = scan.nextLinks(p.base, self)
+	res.Facts.Total = scan.total
 	if res.Facts.ScriptPager {
 		p.warn(0, "", "the pager works only through scripts or form posts; this run covers one page")
 	}
@@ -150,7 +192,7 @@ func (r *Rules) Parse(pageURL string, body []byte) (*Result, error) {
 // ParseDetail applies the compiled detail rules to a detail page; see the
 // package-level ParseDetail.
 func (r *Rules) ParseDetail(pageURL string, body []byte) (map[string]string, []Warning, error) {
-	p, err := newPage(r, pageURL, body)
+	p, err := newPage(r, pageURL, body, true)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -177,7 +219,7 @@ func (p *page) detailURL(item *html.Node) string {
 	if href == "" {
 		return ""
 	}
-	return record.CanonicalURL(p.base, href)
+	return p.canonical(href)
 }
 
 func (p *page) warn(item int, field, msg string) {
@@ -475,7 +517,7 @@ func (p *page) convert(fr *fieldRule, text string, norm bool, nodes []*html.Node
 	}
 	switch fr.typ {
 	case "url":
-		u := record.CanonicalURL(p.base, text)
+		u := p.canonical(text)
 		if u == "" && !ignorableLink(text) {
 			p.warn(pos, fr.name, fmt.Sprintf("%q is not a usable http(s) URL", text))
 		}

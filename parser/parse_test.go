@@ -293,3 +293,43 @@ detail:
 		t.Errorf("warnings: %v", warns)
 	}
 }
+
+// A <base href> anywhere in the page (here in the body, after the items
+// and the pager) is what relative item, detail and next links resolve
+// against, in item-selector mode and in flat mode alike.
+func TestBaseHrefResolvesLinks(t *testing.T) {
+	page := []byte(`<html><body>
+<div class="row"><h3><a href="doc/1">One</a></h3></div>
+<div class="row"><h3><a href="doc/2">Two</a></h3></div>
+<a rel="next" href="?page=2">Next</a>
+<base href="https://mirror.example.org/lib/">
+<base href="https://wrong.example.org/">
+</body></html>`)
+	for _, items := range []string{`items: "div.row"`, `items: {start: "div.row"}`} {
+		s := mustSeed(t, `id: base-test
+start_urls: ["https://example.org/list"]
+`+items+`
+fields:
+  title: {select: "h3 a"}
+  url: {select: "h3 a", attr: href, type: url}
+detail:
+  link: "h3 a"
+  fields: {title: {select: "h1"}}
+`)
+		res, err := Parse(s, "https://example.org/list", page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var urls []string
+		for _, r := range res.Records {
+			urls = append(urls, r.URL)
+		}
+		want := []string{"https://mirror.example.org/lib/doc/1", "https://mirror.example.org/lib/doc/2"}
+		if !slices.Equal(urls, want) || !slices.Equal(res.DetailURLs, want) {
+			t.Errorf("%s: urls %q, detail %q, want %q", items, urls, res.DetailURLs, want)
+		}
+		if want := []string{"https://mirror.example.org/lib/?page=2"}; !slices.Equal(res.Next, want) {
+			t.Errorf("%s: next %q, want %q", items, res.Next, want)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/andybalholm/cascadia"
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
 
@@ -285,8 +286,8 @@ func TestLabelIndexMatchesWalk(t *testing.T) {
 	}
 }
 
-// One walk gives the next links and the page total that the separate
-// walks give, on every page with every seed's pager rules.
+// One walk gives the items, the <base>, the next links and the page
+// total that the separate walks give, on every page with every seed.
 func TestPageFactsMatchesWalks(t *testing.T) {
 	pages, rules := refPages(t)
 	base, _ := url.Parse("https://example.org/list/?page=1")
@@ -297,7 +298,12 @@ func TestPageFactsMatchesWalks(t *testing.T) {
 		}
 		totals := 0
 		for _, r := range rules {
-			links, scripted, total := r.pageFacts(doc, base, "https://example.org/list/?page=1")
+			scan := r.scanPage(doc, r.items != nil)
+			links, scripted := scan.nextLinks(base, "https://example.org/list/?page=1")
+			total := scan.total
+			if r.items != nil && !slices.Equal(scan.items, cascadia.QueryAll(doc, r.items)) || scan.base != cascadia.Query(doc, baseSel) {
+				t.Fatalf("%s, seed %s: items or <base> differ from cascadia's", name, r.seed.ID)
+			}
 			wlinks, wscripted := r.nextLinksRef(doc, base, "https://example.org/list/?page=1")
 			if wtotal := docTotalRef(doc); total != wtotal || scripted != wscripted || !slices.Equal(links, wlinks) {
 				t.Fatalf("%s, seed %s: pageFacts %v %v %d, walks %v %v %d", name, r.seed.ID, links, scripted, total, wlinks, wscripted, wtotal)
