@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/harvest-dev/harvest/record"
@@ -135,6 +137,36 @@ type applier struct {
 	// unchanged are current keys seen without a content change: their
 	// last_seen and missed count are set in one statement (markSeen).
 	unchanged []string
+	// hashes and fulls are the change-detection and full hashes of
+	// in.Records, by index.
+	hashes, fulls []string
+}
+
+// hashAll computes the change-detection hash (without ignore) and the
+// full hash of each record, split over the CPUs: hashing is a good part
+// of an unchanged run's work. fulls is hashes when ignore is empty.
+func hashAll(rs []record.Record, ignore []string) (hashes, fulls []string) {
+	hashes = make([]string, len(rs))
+	fulls = hashes
+	if len(ignore) > 0 {
+		fulls = make([]string, len(rs))
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(rs)/512+1)
+	per := (len(rs) + workers - 1) / workers
+	var wg sync.WaitGroup
+	for lo := 0; lo < len(rs); lo += per {
+		hi := min(lo+per, len(rs))
+		wg.Go(func() {
+			for i := lo; i < hi; i++ {
+				hashes[i] = rs[i].Hash(ignore)
+				if len(ignore) > 0 {
+					fulls[i] = rs[i].Hash(nil)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return hashes, fulls
 }
 
 // batch is one multi-row INSERT being filled: rows of width values each
@@ -256,6 +288,7 @@ func (a *applier) apply(ctx context.Context) (*RunResult, error) {
 
 	// Records: first occurrence of a key wins.
 	var dups []string
+	a.hashes, a.fulls = hashAll(in.Records, in.IgnoreChanges)
 	for i := range in.Records {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -267,7 +300,7 @@ func (a *applier) apply(ctx context.Context) (*RunResult, error) {
 			dups = append(dups, r.Key)
 			continue
 		}
-		if err := a.applyRecord(ctx, &r, c, cur); err != nil {
+		if err := a.applyRecord(ctx, i, &r, c, cur); err != nil {
 			return nil, fmt.Errorf("record %s: %w", r.Key, err)
 		}
 		a.run.Seen++
@@ -294,7 +327,7 @@ func (a *applier) apply(ctx context.Context) (*RunResult, error) {
 	if err := a.flush(ctx); err != nil {
 		return nil, err
 	}
-	if err := a.markSeen(ctx); err != nil {
+	if err := a.markSeen(ctx, cur); err != nil {
 		return nil, err
 	}
 
@@ -353,18 +386,36 @@ func (a *applier) suspect(reason string) {
 }
 
 // markSeen sets last_seen and a zero missed count on every unchanged key
-// the run saw, in one statement over a JSON array of the keys.
-func (a *applier) markSeen(ctx context.Context) error {
+// the run saw, in one statement: over a JSON array of those keys, or,
+// when that is shorter (the usual case), over every current record of
+// the source except the JSON array of the keys the run did not see
+// (records written by this run already hold the values and are skipped).
+func (a *applier) markSeen(ctx context.Context, cur map[string]*current) error {
 	if len(a.unchanged) == 0 {
 		return nil
 	}
-	kj, err := jsonList(a.unchanged)
+	var unseen []string
+	for k, c := range cur {
+		if !c.seen && !c.removed {
+			if unseen = append(unseen, k); len(unseen) >= len(a.unchanged) {
+				break
+			}
+		}
+	}
+	q := `UPDATE records SET last_seen = ?1, missed = 0
+		WHERE source = ?2 AND key IN (SELECT value FROM json_each(?3))`
+	keys := a.unchanged
+	if len(unseen) < len(a.unchanged) {
+		q = `UPDATE records SET last_seen = ?1, missed = 0
+			WHERE source = ?2 AND removed_at IS NULL AND (last_seen <> ?1 OR missed <> 0)
+			AND key NOT IN (SELECT value FROM json_each(?3))`
+		keys = unseen
+	}
+	kj, err := jsonList(keys)
 	if err != nil {
 		return fmt.Errorf("mark seen: encode keys: %w", err)
 	}
-	_, err = a.tx.ExecContext(ctx, `UPDATE records SET last_seen = ?, missed = 0
-		WHERE source = ? AND key IN (SELECT value FROM json_each(?))`, a.now.UnixNano(), a.in.Source, kj)
-	if err != nil {
+	if _, err = a.tx.ExecContext(ctx, q, a.now.UnixNano(), a.in.Source, kj); err != nil {
 		return fmt.Errorf("mark %d records seen: %w", len(a.unchanged), err)
 	}
 	return nil
@@ -431,15 +482,12 @@ func (a *applier) lastCompleteSeen(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// applyRecord stores one record the run saw; c is nil for a new key.
-func (a *applier) applyRecord(ctx context.Context, r *record.Record, c *current, cur map[string]*current) error {
+// applyRecord stores one record the run saw, in.Records[i]; c is nil
+// for a new key.
+func (a *applier) applyRecord(ctx context.Context, i int, r *record.Record, c *current, cur map[string]*current) error {
 	in := a.in
 	now := a.now.UnixNano()
-	hash := r.Hash(in.IgnoreChanges)
-	full := hash
-	if len(in.IgnoreChanges) > 0 {
-		full = r.Hash(nil)
-	}
+	hash, full := a.hashes[i], a.fulls[i]
 	r.ContentHash = hash
 
 	if c == nil {

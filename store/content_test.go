@@ -190,3 +190,33 @@ func TestRunsLargerThanABatch(t *testing.T) {
 		t.Fatalf("re-run made %d changes", len(res.Changes))
 	}
 }
+
+// TestMissesResetUnderAFrozenClock: a record seen again resets its miss
+// count even when the clock has not moved since it was last seen (the
+// seen-marking skips rows this run wrote by their last_seen).
+func TestMissesResetUnderAFrozenClock(t *testing.T) {
+	c := newClock()
+	s, _ := newStore(t, Options{Now: c.Now})
+	ctx := context.Background()
+	rs := recs(10)
+	run := func(rs []record.Record) *RunResult {
+		t.Helper()
+		in := input("a", StatusComplete, rs)
+		in.Guards.MissingRuns = 3
+		res, err := s.ApplyRun(ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	run(rs)
+	run(rs[:9]) // 9 missed once
+	run(rs)     // seen again: no misses
+	run(rs[:9])
+	if res := run(rs[:9]); res.Run.Removed != 0 {
+		t.Fatalf("removed after 2 misses in a row (an earlier miss was not reset)")
+	}
+	if res := run(rs[:9]); res.Run.Removed != 1 {
+		t.Fatalf("third miss in a row removed %d, want 1", res.Run.Removed)
+	}
+}
