@@ -147,10 +147,11 @@ func (r *Rules) Parse(pageURL string, body []byte) (*Result, error) {
 
 	pageVals := p.readFields(r.page, p.doc, 0)
 	res.Records = make([]record.Record, 0, len(items))
+	vals := make(map[string][]string, len(r.fields)+len(r.page))
 	for i, it := range items {
 		pos := i + 1
 		p.sc.forget()
-		vals := p.readFields(r.fields, it, pos)
+		p.readFieldsInto(vals, r.fields, it, pos)
 		for _, fr := range r.page {
 			if len(vals[fr.name]) == 0 && len(pageVals[fr.name]) > 0 {
 				vals[fr.name] = pageVals[fr.name]
@@ -307,7 +308,13 @@ func (r *Rules) flatItems(doc *html.Node) []*html.Node {
 // first the rules that read the page, then value templates over them, in
 // seed order. pos is the 1-based item position for warnings (0: page).
 func (p *page) readFields(frs []*fieldRule, item *html.Node, pos int) map[string][]string {
-	vals := make(map[string][]string, len(frs))
+	return p.readFieldsInto(make(map[string][]string, len(frs)), frs, item, pos)
+}
+
+// readFieldsInto is readFields into vals, emptied first (Parse reuses one
+// map for every item).
+func (p *page) readFieldsInto(vals map[string][]string, frs []*fieldRule, item *html.Node, pos int) map[string][]string {
+	clear(vals)
 	for _, fr := range frs {
 		if fr.tmpl != nil && !fr.isConst {
 			continue

@@ -321,6 +321,7 @@ func TestPageFactsMatchesWalks(t *testing.T) {
 func FuzzTextNorm(f *testing.F) {
 	f.Add("  Año\u00a0de\n", "cafe\u0301 ", "\u200b–x\x07y ")
 	f.Add("Judge of", "", "the Court")
+	f.Add("×÷ À\u00a0ÿ\u0085é", "\xc3", "\xc3(\xa9 Ü")
 	f.Add("\xff\xfe", "a\x00b", "\u2028 \ufeffz")
 	f.Fuzz(func(t *testing.T, a, b, c string) {
 		var tn textNorm

@@ -53,6 +53,17 @@ func (w *textNorm) write(s string) {
 			i = j
 			continue
 		}
+		if c == 0xc3 && i+1 < len(s) && s[i+1]&0xc0 == 0x80 {
+			// U+00C0-U+00FF (accented Latin letters, × and ÷): never
+			// space nor control.
+			if w.space && len(w.b) > 0 {
+				w.b = append(w.b, ' ')
+			}
+			w.space, w.invalid, w.ascii = false, false, false
+			w.b = append(w.b, c, s[i+1])
+			i += 2
+			continue
+		}
 		if c < utf8.RuneSelf {
 			w.invalid = false
 			i++
@@ -174,6 +185,7 @@ func (w *textNorm) writeNode(n *html.Node) {
 // computes once per item for every rule that asks.
 type scratch struct {
 	tn      textNorm
+	entries []labelEntry // backing store of the label indexes of one item
 	labels  map[labelScope][]labelEntry
 	lvalues map[labelScope][]raw
 	matches map[labelScope][]*html.Node
@@ -182,6 +194,8 @@ type scratch struct {
 // forget drops what was kept of the elements read so far; the next item
 // reuses the memory.
 func (sc *scratch) forget() {
+	clear(sc.entries) // no pointers kept into the last item
+	sc.entries = sc.entries[:0]
 	clear(sc.labels)
 	clear(sc.lvalues)
 	clear(sc.matches)
@@ -273,7 +287,7 @@ func (sc *scratch) labelIndex(root *html.Node, lex *labelLexicon) []labelEntry {
 	if es, ok := sc.labels[k]; ok {
 		return es
 	}
-	var es []labelEntry
+	start := len(sc.entries)
 	var walk func(n *html.Node)
 	walk = func(n *html.Node) {
 		if n.Type == html.TextNode {
@@ -292,7 +306,7 @@ func (sc *scratch) labelIndex(root *html.Node, lex *labelLexicon) []labelEntry {
 						}
 					}
 				}
-				es = append(es, e)
+				sc.entries = append(sc.entries, e)
 			}
 			return
 		}
@@ -304,6 +318,7 @@ func (sc *scratch) labelIndex(root *html.Node, lex *labelLexicon) []labelEntry {
 		}
 	}
 	walk(root)
+	es := sc.entries[start:len(sc.entries):len(sc.entries)]
 	if sc.labels == nil {
 		sc.labels = map[labelScope][]labelEntry{}
 	}
