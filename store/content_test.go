@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/harvest-dev/harvest/record"
 )
@@ -218,5 +219,43 @@ func TestMissesResetUnderAFrozenClock(t *testing.T) {
 	}
 	if res := run(rs[:9]); res.Run.Removed != 1 {
 		t.Fatalf("third miss in a row removed %d, want 1", res.Run.Removed)
+	}
+}
+
+// TestPageSize: a new database file gets NewPageSize; a file made with
+// another page size keeps it and works.
+func TestPageSize(t *testing.T) {
+	ctx := context.Background()
+	c := newClock()
+	s, _ := newStore(t, Options{Now: c.Now})
+	var ps int
+	if err := s.db.QueryRow(`PRAGMA page_size`).Scan(&ps); err != nil || ps != NewPageSize {
+		t.Fatalf("new database page size = %d (%v), want %d", ps, err, NewPageSize)
+	}
+	var mode string
+	if err := s.db.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+		t.Fatalf("journal mode = %q (%v)", mode, err)
+	}
+
+	path := t.TempDir() + "/old.db"
+	old, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.Exec(`PRAGMA page_size = 4096; CREATE TABLE schema_version (version INTEGER NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+	s2, err := Open(ctx, path, Options{Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if err := s2.db.QueryRow(`PRAGMA page_size`).Scan(&ps); err != nil || ps != 4096 {
+		t.Fatalf("existing database page size = %d (%v), want 4096 kept", ps, err)
+	}
+	c.Advance(time.Hour)
+	if res, err := s2.ApplyRun(ctx, input("a", StatusComplete, recs(3))); err != nil || res.Run.Added != 3 {
+		t.Fatalf("apply on the 4 KiB database: %+v, %v", res, err)
 	}
 }

@@ -14,7 +14,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
@@ -76,6 +78,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if err := createDB(ctx, path); err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
 	// _txlock=immediate: every transaction takes the write lock at BEGIN,
 	// so two writers wait on busy_timeout instead of failing on a lock
 	// upgrade. Reads outside transactions are unaffected (WAL).
@@ -95,6 +100,37 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// NewPageSize is the page size of a database file Open creates. Rows of
+// about a kilobyte (a record's version, state and change) take fewer WAL
+// frames, system calls and b-tree pages at 16 KiB than at SQLite's
+// default 4 KiB: a first load of 40,000 records was about 20% faster
+// here. A file that exists keeps its page size.
+const NewPageSize = 16384
+
+// createDB gives a database file that does not exist yet (or is empty)
+// its page size and WAL mode before anything else is written, which
+// fixes the page size.
+func createDB(ctx context.Context, path string) error {
+	if fi, err := os.Stat(path); err == nil && fi.Size() > 0 {
+		return nil
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("create database: %w", err)
+	}
+	db, err := sql.Open("sqlite3", fmt.Sprintf("%s?_busy_timeout=%d", path, busyTimeout.Milliseconds()))
+	if err != nil {
+		return fmt.Errorf("create database: %w", err)
+	}
+	defer db.Close()
+	// Two processes creating one file at once: the second finds it made
+	// (page_size is then a no-op, the table exists).
+	_, err = db.ExecContext(ctx, fmt.Sprintf(`PRAGMA page_size = %d; PRAGMA journal_mode = WAL;
+		CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`, NewPageSize))
+	if err != nil {
+		return fmt.Errorf("create database: %w", err)
+	}
+	return db.Close()
 }
 
 // Close closes the database.
