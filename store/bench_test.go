@@ -153,3 +153,16 @@ func BenchmarkEachChange(b *testing.B) {
 	}
 	b.ReportMetric(100_000*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 }
+
+// BenchmarkExtraNames finds the extra field names of 100,000 records.
+func BenchmarkExtraNames(b *testing.B) {
+	s := readBenchStore(b)
+	b.ResetTimer()
+	for b.Loop() {
+		names, err := s.ExtraNames(context.Background(), RecordFilter{IncludeRemoved: true})
+		if err != nil || len(names) != 1 {
+			b.Fatalf("%v, %v", names, err)
+		}
+	}
+	b.ReportMetric(100_000*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}

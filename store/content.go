@@ -204,3 +204,53 @@ func decodeBinary(s string, r *record.Record) error {
 	}
 	return nil
 }
+
+// extraNames calls fn with the name of each extra field of a stored
+// content value, reading nothing else of a binary one.
+func extraNames(data string, fn func(string)) error {
+	if len(data) == 0 {
+		return errContent
+	}
+	if data[0] != contentBinary {
+		var c struct {
+			Extra map[string]string `json:"extra"`
+		}
+		if err := json.Unmarshal([]byte(data), &c); err != nil {
+			return err
+		}
+		for k := range c.Extra {
+			fn(k)
+		}
+		return nil
+	}
+	d := contentDecoder{s: data[1:]}
+	skipList := func() {
+		if n := d.uvarint(); n > 0 {
+			for range n - 1 {
+				if d.str(); d.err != nil {
+					return
+				}
+			}
+		}
+	}
+	d.str() // url
+	d.str() // title
+	d.str() // summary
+	skipList()
+	skipList()
+	skipList()
+	d.uvarint() // year
+	skipList()
+	d.str() // language
+	if n := d.uvarint(); n > 0 && d.err == nil {
+		for range n - 1 {
+			k := d.str()
+			d.str()
+			if d.err != nil {
+				break
+			}
+			fn(k)
+		}
+	}
+	return d.err
+}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -257,5 +259,44 @@ func TestPageSize(t *testing.T) {
 	c.Advance(time.Hour)
 	if res, err := s2.ApplyRun(ctx, input("a", StatusComplete, recs(3))); err != nil || res.Run.Added != 3 {
 		t.Fatalf("apply on the 4 KiB database: %+v, %v", res, err)
+	}
+}
+
+func TestExtraNames(t *testing.T) {
+	for i, r := range contentCases() {
+		var got []string
+		if err := extraNames(string(appendContent(nil, &r)), func(n string) { got = append(got, n) }); err != nil {
+			t.Fatalf("case %d: %v", i, err)
+		}
+		want := slices.Sorted(maps.Keys(r.Extra))
+		if !slices.Equal(got, want) {
+			t.Errorf("case %d: extra names %v, want %v", i, got, want)
+		}
+	}
+
+	c := newClock()
+	s, _ := newStore(t, Options{Now: c.Now})
+	ctx := context.Background()
+	ra := recs(3)
+	ra[1].Extra["note"] = "x"
+	rb := recs(2)
+	for i := range rb {
+		rb[i].Extra = map[string]string{"doi": "10.1/x"}
+	}
+	apply(t, s, c, input("a", StatusComplete, ra))
+	apply(t, s, c, input("b", StatusComplete, rb))
+	for _, tc := range []struct {
+		f    RecordFilter
+		want []string
+	}{
+		{RecordFilter{}, []string{"doi", "note", "pdf"}},
+		{RecordFilter{Sources: []string{"a"}}, []string{"note", "pdf"}},
+		{RecordFilter{Sources: []string{"b"}}, []string{"doi"}},
+		{RecordFilter{Sources: []string{"zzz"}}, nil},
+	} {
+		got, err := s.ExtraNames(ctx, tc.f)
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("ExtraNames(%+v) = %v, %v; want %v", tc.f, got, err, tc.want)
+		}
 	}
 }
