@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/harvest-dev/harvest/export"
-	"github.com/harvest-dev/harvest/record"
 	"github.com/harvest-dev/harvest/seeds"
 	"github.com/harvest-dev/harvest/store"
 )
@@ -209,14 +208,12 @@ func extraColumns(ctx context.Context, st *store.Store, seedDir string, sources 
 			}
 		}
 	} else {
-		err := st.EachRecord(ctx, store.RecordFilter{Sources: sources, IncludeRemoved: true}, func(r *record.Record) error {
-			for k := range r.Extra {
-				names[k] = true
-			}
-			return nil
-		})
+		found, err := st.ExtraNames(ctx, store.RecordFilter{Sources: sources, IncludeRemoved: true})
 		if err != nil {
 			return nil, fmt.Errorf("find extra columns: %w", err)
+		}
+		for _, n := range found {
+			names[n] = true
 		}
 	}
 	out := make([]string, 0, len(names))
