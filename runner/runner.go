@@ -135,6 +135,15 @@ func Run(ctx context.Context, d Deps, s *seeds.Seed) (*Result, error) {
 		if last, err := d.Store.LastRun(ctx, s.ID); err == nil && last != nil && last.Status == store.StatusComplete {
 			w.prevPages = last.Pages
 		}
+		if ps, ok := d.Store.(interface {
+			PageStates(ctx context.Context, source string) (map[string]*store.PageState, error)
+		}); ok && !d.Full {
+			if states, err := ps.PageStates(ctx, s.ID); err == nil {
+				w.states = states
+			} else {
+				w.log.Warn("page states unavailable; asking page by page", "err", err)
+			}
+		}
 		w.run(ctx)
 		w.details(ctx)
 		in.Status, in.Reason = w.verdict(ctx)
@@ -218,6 +227,9 @@ type walk struct {
 	// pages are fetched ahead only up to there, so an unchanged listing
 	// gets no request past its end.
 	prevPages int
+	// states are the remembered listing pages, loaded once (nil: ask the
+	// store page by page).
+	states map[string]*store.PageState
 
 	detailPages  int    // detail pages fetched
 	detailErrors int    // detail pages that failed
@@ -518,7 +530,7 @@ func (w *walk) fetch(ctx context.Context, u string) *fetched {
 	f := &fetched{u: u}
 	var v crawler.Validators
 	if !w.d.Full {
-		st, err := w.d.Store.PageState(ctx, w.seed.ID, u)
+		st, err := w.pageState(ctx, u)
 		if err != nil && ctx.Err() == nil { // a page fetched ahead and dropped is not news
 			w.log.Warn("page state unavailable; fetching unconditionally", "url", u, "err", err)
 		} else if st != nil {
@@ -543,6 +555,16 @@ func (w *walk) fetch(ctx context.Context, u string) *fetched {
 	}
 	f.res, f.parseErr = w.rules.Parse(base, f.page.Body)
 	return f
+}
+
+// pageState is what the store remembers of listing page u: from the
+// states loaded at the start of the run when the store can list them,
+// else asked page by page. Safe for concurrent use (the map is read only).
+func (w *walk) pageState(ctx context.Context, u string) (*store.PageState, error) {
+	if w.states != nil {
+		return w.states[u], nil
+	}
+	return w.d.Store.PageState(ctx, w.seed.ID, u)
 }
 
 // visit fetches, parses and applies one listing page.

@@ -135,29 +135,55 @@ func (s *Store) LastRun(ctx context.Context, source string) (*Run, error) {
 // PageState returns what the store remembers of a listing URL of a
 // source, or nil when the URL was never parsed successfully.
 func (s *Store) PageState(ctx context.Context, source, url string) (*PageState, error) {
-	p := &PageState{URL: url}
-	var kj, nj string
-	err := s.db.QueryRowContext(ctx, `SELECT etag, last_modified, body_hash, keys, next FROM page_states WHERE source = ? AND url = ?`,
-		source, url).Scan(&p.ETag, &p.LastModified, &p.BodyHash, &kj, &nj)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
+	var p *PageState
+	err := s.eachPageState(ctx, `SELECT url, etag, last_modified, body_hash, keys, next FROM page_states WHERE source = ? AND url = ?`,
+		[]any{source, url}, func(ps *PageState) { p = ps })
 	if err != nil {
 		return nil, fmt.Errorf("source %s: page state of %s: %w", source, url, err)
 	}
-	if err := json.Unmarshal([]byte(kj), &p.Keys); err != nil {
-		return nil, fmt.Errorf("source %s: page state of %s: decode keys: %w", source, url, err)
-	}
-	if err := json.Unmarshal([]byte(nj), &p.Next); err != nil {
-		return nil, fmt.Errorf("source %s: page state of %s: decode next links: %w", source, url, err)
-	}
-	if len(p.Keys) == 0 {
-		p.Keys = nil
-	}
-	if len(p.Next) == 0 {
-		p.Next = nil
-	}
 	return p, nil
+}
+
+// PageStates returns what the store remembers of every listing URL of a
+// source, keyed by URL: one query where a run would otherwise ask page by
+// page.
+func (s *Store) PageStates(ctx context.Context, source string) (map[string]*PageState, error) {
+	out := map[string]*PageState{}
+	err := s.eachPageState(ctx, `SELECT url, etag, last_modified, body_hash, keys, next FROM page_states WHERE source = ?`,
+		[]any{source}, func(ps *PageState) { out[ps.URL] = ps })
+	if err != nil {
+		return nil, fmt.Errorf("source %s: page states: %w", source, err)
+	}
+	return out, nil
+}
+
+func (s *Store) eachPageState(ctx context.Context, query string, args []any, fn func(*PageState)) error {
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		p := &PageState{}
+		var kj, nj string
+		if err := rows.Scan(&p.URL, &p.ETag, &p.LastModified, &p.BodyHash, &kj, &nj); err != nil {
+			return err
+		}
+		if err := json.Unmarshal([]byte(kj), &p.Keys); err != nil {
+			return fmt.Errorf("%s: decode keys: %w", p.URL, err)
+		}
+		if err := json.Unmarshal([]byte(nj), &p.Next); err != nil {
+			return fmt.Errorf("%s: decode next links: %w", p.URL, err)
+		}
+		if len(p.Keys) == 0 {
+			p.Keys = nil
+		}
+		if len(p.Next) == 0 {
+			p.Next = nil
+		}
+		fn(p)
+	}
+	return rows.Err()
 }
 
 // inList appends "col IN (?, ...)" for vs to the where clauses.

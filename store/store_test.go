@@ -472,6 +472,13 @@ func TestPagesAndPageState(t *testing.T) {
 	if ps, err := s.PageState(ctx, "other", u1); err != nil || ps != nil {
 		t.Fatalf("page state of another source = %+v, %v", ps, err)
 	}
+	all, err := s.PageStates(ctx, "a")
+	if err != nil || len(all) != 2 || !reflect.DeepEqual(all[u1], want) || all[u2] == nil || all[u2].ETag != `"e2"` {
+		t.Fatalf("page states = %+v, %v; want both pages, page 1 as PageState gives it", all, err)
+	}
+	if other, err := s.PageStates(ctx, "other"); err != nil || len(other) != 0 {
+		t.Fatalf("page states of another source = %+v, %v", other, err)
+	}
 
 	// Run 2: page 1 not modified, page 2 failed, page 3 new.
 	in.Status = StatusPartial
