@@ -20,7 +20,7 @@ import (
 	"strings"
 	"time"
 
-	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
+	"github.com/mattn/go-sqlite3" // also registers the "sqlite3" driver
 )
 
 // ErrNotFound is returned (wrapped) when a run asked for by id does not exist.
@@ -113,6 +113,26 @@ const NewPageSize = 16384
 // its page size and WAL mode before anything else is written, which
 // fixes the page size.
 func createDB(ctx context.Context, path string) error {
+	// Two processes creating one file at once: switching a new file to
+	// WAL takes an exclusive lock that SQLite does not wait for, so the
+	// loser sees "database is locked" at once. It waits and tries again;
+	// by then the file is made (page_size is a no-op, the table exists).
+	deadline := time.Now().Add(busyTimeout)
+	for {
+		err := createDBOnce(ctx, path)
+		var se sqlite3.Error
+		if err == nil || !errors.As(err, &se) || (se.Code != sqlite3.ErrBusy && se.Code != sqlite3.ErrLocked) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("create database: %w", ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func createDBOnce(ctx context.Context, path string) error {
 	if fi, err := os.Stat(path); err == nil && fi.Size() > 0 {
 		return nil
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -123,8 +143,6 @@ func createDB(ctx context.Context, path string) error {
 		return fmt.Errorf("create database: %w", err)
 	}
 	defer db.Close()
-	// Two processes creating one file at once: the second finds it made
-	// (page_size is then a no-op, the table exists).
 	_, err = db.ExecContext(ctx, fmt.Sprintf(`PRAGMA page_size = %d; PRAGMA journal_mode = WAL;
 		CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`, NewPageSize))
 	if err != nil {

@@ -1006,3 +1006,26 @@ func TestOpenRejectsInMemory(t *testing.T) {
 		t.Fatal("database in a missing directory accepted")
 	}
 }
+
+// Two processes (here: two handles) opening one new database file at the
+// same moment both succeed: the loser of the WAL switch waits and retries.
+func TestOpenNewFileConcurrently(t *testing.T) {
+	for round := 0; round < 5; round++ {
+		path := filepath.Join(t.TempDir(), "new.db")
+		errs := make(chan error, 4)
+		for range 4 {
+			go func() {
+				s, err := Open(context.Background(), path, Options{})
+				if err == nil {
+					err = s.Close()
+				}
+				errs <- err
+			}()
+		}
+		for range 4 {
+			if err := <-errs; err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+	}
+}
