@@ -37,16 +37,18 @@ func scanRun(sc scanner) (*Run, error) {
 	return &r, nil
 }
 
-// Runs lists runs newest first, of one source when f.Source is set, at
-// most f.Limit of them when it is positive.
+// Runs lists runs newest first: of one source when f.Source is set, with
+// id < f.Before when it is positive, at most f.Limit when it is positive.
 func (s *Store) Runs(ctx context.Context, f RunFilter) ([]Run, error) {
-	q := `SELECT ` + runColumns + ` FROM runs`
+	var where []string
 	var args []any
 	if f.Source != "" {
-		q += ` WHERE source = ?`
-		args = append(args, f.Source)
+		where, args = append(where, "source = ?"), append(args, f.Source)
 	}
-	q += ` ORDER BY id DESC`
+	if f.Before > 0 {
+		where, args = append(where, "id < ?"), append(args, f.Before)
+	}
+	q := `SELECT ` + runColumns + ` FROM runs` + whereClause(where) + ` ORDER BY id DESC`
 	if f.Limit > 0 {
 		q += ` LIMIT ?`
 		args = append(args, f.Limit)

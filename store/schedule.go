@@ -220,36 +220,7 @@ func nullID(id int64) any {
 // is not positive), newest first, of one source when source is set: one
 // page of a run list paginated by id.
 func (s *Store) RunsBefore(ctx context.Context, source string, before int64, limit int) ([]Run, error) {
-	var where []string
-	var args []any
-	if source != "" {
-		where, args = append(where, "source = ?"), append(args, source)
-	}
-	if before > 0 {
-		where, args = append(where, "id < ?"), append(args, before)
-	}
-	q := `SELECT ` + runColumns + ` FROM runs` + whereClause(where) + ` ORDER BY id DESC`
-	if limit > 0 {
-		q += ` LIMIT ?`
-		args = append(args, limit)
-	}
-	rows, err := s.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list runs: %w", err)
-	}
-	defer rows.Close()
-	var out []Run
-	for rows.Next() {
-		r, err := scanRun(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list runs: %w", err)
-		}
-		out = append(out, *r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list runs: %w", err)
-	}
-	return out, nil
+	return s.Runs(ctx, RunFilter{Source: source, Before: before, Limit: limit})
 }
 
 // LastSuccess returns, per source, when its newest complete run finished.

@@ -143,5 +143,6 @@ type ChangeFilter struct {
 // RunFilter selects runs, newest first.
 type RunFilter struct {
 	Source string
+	Before int64 // only runs with id < Before (a page of a list paginated by id)
 	Limit  int
 }
