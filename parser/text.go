@@ -6,8 +6,6 @@ import (
 
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
-
-	"github.com/harvest-dev/harvest/record"
 )
 
 // blockTags are elements whose boundaries separate words, as a browser
@@ -104,28 +102,16 @@ func writeTextMode(b *strings.Builder, n *html.Node, lines bool) {
 	}
 }
 
-// nodeText is the visible text of n, whitespace-collapsed and NFC.
+// nodeText is the visible text of n, whitespace-collapsed and NFC: the
+// same walk as the parser's reusable textNorm, with a buffer of its own.
 func nodeText(n *html.Node) string {
 	if n == nil {
 		return ""
 	}
-	if n.Type == html.TextNode {
-		return record.Text(n.Data)
-	}
-	var b strings.Builder
-	writeText(&b, n)
-	return record.Text(b.String())
-}
-
-// ownText is the text of n's direct text children only.
-func ownText(n *html.Node) string {
-	var b strings.Builder
-	for c := n.FirstChild; c != nil; c = c.NextSibling {
-		if c.Type == html.TextNode {
-			b.WriteString(c.Data)
-		}
-	}
-	return record.Text(b.String())
+	var w textNorm
+	w.reset()
+	w.writeNode(n)
+	return w.String()
 }
 
 // attr returns the trimmed value of n's attribute key, and whether n has it.
