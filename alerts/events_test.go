@@ -201,7 +201,7 @@ func TestBuildEventsOperator(t *testing.T) {
 	}
 	changes := []store.Change{change(1, "added", record.Record{Title: "A"})}
 	for _, st := range []store.Status{store.StatusFailed, store.StatusSuspect, store.StatusBlocked} {
-		run := store.Run{ID: 11, Source: "iom-trafficking", Status: st, Reason: "zero items where the last run had 345", Held: 3}
+		run := store.Run{ID: 11, Source: "iom-trafficking", Status: st, Reason: "zero items where the last run had 345", RunCounts: store.RunCounts{Held: 3}}
 		evs := BuildEvents(subs, run, changes, t0)
 		// ops: one run event; ops-other: none (other source); pubs: the change.
 		if len(evs) != 2 || evs[0].Subscription != "ops" || evs[1].Subscription != "pubs" {

@@ -22,7 +22,7 @@ import (
 
 func runResult(id int64, changes []store.Change) *store.RunResult {
 	run := store.Run{ID: id, Source: "iom", StartedAt: t0, FinishedAt: t0.Add(time.Minute), Status: store.StatusComplete,
-		Pages: 3, Seen: 40}
+		RunCounts: store.RunCounts{Pages: 3, Seen: 40}}
 	for i := range changes {
 		changes[i].RunID = id
 		switch changes[i].Kind {

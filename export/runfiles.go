@@ -18,30 +18,16 @@ import (
 
 // Manifest describes the files of one run, as manifest.json holds it.
 type Manifest struct {
-	SchemaVersion int          `json:"schema_version"`
-	RunID         int64        `json:"run_id"`
-	Source        string       `json:"source"`
-	Status        store.Status `json:"status"`
-	Reason        string       `json:"reason"`
-	StartedAt     time.Time    `json:"started_at"`
-	FinishedAt    time.Time    `json:"finished_at"`
-	GeneratedAt   time.Time    `json:"generated_at"`
-	Counts        RunCounts    `json:"counts"`
-	Files         []FileEntry  `json:"files"`
-}
-
-// RunCounts are the run's numbers as the store recorded them.
-type RunCounts struct {
-	Pages       int `json:"pages"`
-	PagesFailed int `json:"pages_failed"`
-	Seen        int `json:"seen"`
-	Added       int `json:"added"`
-	Updated     int `json:"updated"`
-	Removed     int `json:"removed"`
-	Restored    int `json:"restored"`
-	Held        int `json:"held"`
-	Dropped     int `json:"dropped"`
-	Warnings    int `json:"warnings"`
+	SchemaVersion int             `json:"schema_version"`
+	RunID         int64           `json:"run_id"`
+	Source        string          `json:"source"`
+	Status        store.Status    `json:"status"`
+	Reason        string          `json:"reason"`
+	StartedAt     time.Time       `json:"started_at"`
+	FinishedAt    time.Time       `json:"finished_at"`
+	GeneratedAt   time.Time       `json:"generated_at"`
+	Counts        store.RunCounts `json:"counts"`
+	Files         []FileEntry     `json:"files"`
 }
 
 // FileEntry is one file of a run directory: its name, data rows (CSV:
@@ -110,12 +96,8 @@ func WriteRunFiles(ctx context.Context, outDir string, res *store.RunResult, o O
 		StartedAt:     utcSecond(run.StartedAt),
 		FinishedAt:    utcSecond(run.FinishedAt),
 		GeneratedAt:   utcSecond(o.now()),
-		Counts: RunCounts{
-			Pages: run.Pages, PagesFailed: run.PagesFailed, Seen: run.Seen,
-			Added: run.Added, Updated: run.Updated, Removed: run.Removed, Restored: run.Restored,
-			Held: run.Held, Dropped: run.Dropped, Warnings: run.Warnings,
-		},
-		Files: []FileEntry{},
+		Counts:        run.RunCounts,
+		Files:         []FileEntry{},
 	}
 	src := changeSlice(res.Changes)
 	csvOpts := Options{Format: FormatCSV, Excel: o.Excel, ExtraColumns: o.ExtraColumns, Now: o.Now}

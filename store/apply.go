@@ -223,7 +223,7 @@ func (a *applier) apply(ctx context.Context) (*RunResult, error) {
 		FinishedAt: orNow(in.FinishedAt, now),
 		Status:     in.Status,
 		Reason:     in.Reason,
-		Dropped:    in.Dropped,
+		RunCounts:  RunCounts{Dropped: in.Dropped},
 	}
 	res, err := a.tx.ExecContext(ctx,
 		`INSERT INTO runs (source, started_at, finished_at, applied_at, status, reason) VALUES (?, ?, ?, ?, ?, ?)`,

@@ -83,22 +83,27 @@ type RunInput struct {
 
 // Run is one visit of one source, as stored.
 type Run struct {
-	ID          int64     `json:"id"`
-	Source      string    `json:"source"`
-	StartedAt   time.Time `json:"started_at"`
-	FinishedAt  time.Time `json:"finished_at"`
-	Status      Status    `json:"status"`
-	Reason      string    `json:"reason,omitempty"`
-	Pages       int       `json:"pages"`
-	PagesFailed int       `json:"pages_failed"`
-	Seen        int       `json:"seen"`
-	Added       int       `json:"added"`
-	Updated     int       `json:"updated"`
-	Removed     int       `json:"removed"`
-	Restored    int       `json:"restored"`
-	Held        int       `json:"held"` // removals held back by the removal guard
-	Dropped     int       `json:"dropped"`
-	Warnings    int       `json:"warnings"`
+	ID         int64     `json:"id"`
+	Source     string    `json:"source"`
+	StartedAt  time.Time `json:"started_at"`
+	FinishedAt time.Time `json:"finished_at"`
+	Status     Status    `json:"status"`
+	Reason     string    `json:"reason,omitempty"`
+	RunCounts            // flattened into the run's JSON
+}
+
+// RunCounts are a run's numbers: what it fetched, saw and changed.
+type RunCounts struct {
+	Pages       int `json:"pages"`
+	PagesFailed int `json:"pages_failed"`
+	Seen        int `json:"seen"`
+	Added       int `json:"added"`
+	Updated     int `json:"updated"`
+	Removed     int `json:"removed"`
+	Restored    int `json:"restored"`
+	Held        int `json:"held"` // removals held back by the removal guard
+	Dropped     int `json:"dropped"`
+	Warnings    int `json:"warnings"`
 }
 
 // Change is one added, updated, removed or restored record.
