@@ -284,6 +284,14 @@ func TestCrawlSeedsDirectory(t *testing.T) {
 	if strings.Contains(se, "level=INFO") {
 		t.Errorf("-q still logs info lines:\n%s", se)
 	}
+	js, _, code := harvestCLI(t, "runs", "--db", db, "--json")
+	var runs []map[string]any
+	if err := json.Unmarshal([]byte(js), &runs); err != nil || code != 0 || len(runs) != 2 {
+		t.Fatalf("runs --json (exit %d): %v\n%s", code, err, js)
+	}
+	if runs[1]["added"] != float64(n) || runs[0]["pages"] != float64(5) || runs[0]["status"] != "complete" {
+		t.Errorf("runs --json: counts must be top-level keys: %v", runs[1])
+	}
 	show, _, code := harvestCLI(t, "runs", "--db", db, "show", "2")
 	if code != 0 || strings.Count(show, "not modified") != 5 {
 		t.Errorf("runs show 2 should list 5 pages answered 304 (exit %d):\n%s", code, show)
