@@ -107,48 +107,40 @@ const utf8BOM = "\uFEFF"
 // On error, w may hold a partial export (use AtomicWriteFile to avoid
 // leaving one on disk).
 func WriteRecords(ctx context.Context, w io.Writer, src RecordSource, f store.RecordFilter, o Options) (int, error) {
-	format, err := o.format()
-	if err != nil {
-		return 0, err
-	}
-	bw := bufio.NewWriterSize(w, 64<<10)
-	var n int
-	switch format {
-	case FormatCSV:
-		n, err = recordsCSV(ctx, bw, src, f, o)
-	default:
-		n, err = recordsJSON(ctx, bw, src, f, o, format == FormatJSONL)
-	}
-	if err != nil {
-		return n, fmt.Errorf("export records as %s: %w", format, err)
-	}
-	if err := bw.Flush(); err != nil {
-		return n, fmt.Errorf("export records as %s: write: %w", format, err)
-	}
-	return n, nil
+	return write(w, "records", o, func(bw *bufio.Writer, format string) (int, error) {
+		if format == FormatCSV {
+			return recordsCSV(ctx, bw, src, f, o)
+		}
+		return recordsJSON(ctx, bw, src, f, o, format == FormatJSONL)
+	})
 }
 
 // WriteChanges writes the changes src yields for f to w in o.Format,
 // oldest first, and returns how many it wrote. It streams like
 // WriteRecords.
 func WriteChanges(ctx context.Context, w io.Writer, src ChangeSource, f store.ChangeFilter, o Options) (int, error) {
+	return write(w, "changes", o, func(bw *bufio.Writer, format string) (int, error) {
+		if format == FormatCSV {
+			return changesCSV(ctx, bw, src, f, o)
+		}
+		return changesJSON(ctx, bw, src, f, o, format == FormatJSONL)
+	})
+}
+
+// write checks o's format, runs body over a buffered w and flushes it,
+// naming what (records, changes) and the format in any error.
+func write(w io.Writer, what string, o Options, body func(bw *bufio.Writer, format string) (int, error)) (int, error) {
 	format, err := o.format()
 	if err != nil {
 		return 0, err
 	}
 	bw := bufio.NewWriterSize(w, 64<<10)
-	var n int
-	switch format {
-	case FormatCSV:
-		n, err = changesCSV(ctx, bw, src, f, o)
-	default:
-		n, err = changesJSON(ctx, bw, src, f, o, format == FormatJSONL)
-	}
+	n, err := body(bw, format)
 	if err != nil {
-		return n, fmt.Errorf("export changes as %s: %w", format, err)
+		return n, fmt.Errorf("export %s as %s: %w", what, format, err)
 	}
 	if err := bw.Flush(); err != nil {
-		return n, fmt.Errorf("export changes as %s: write: %w", format, err)
+		return n, fmt.Errorf("export %s as %s: write: %w", what, format, err)
 	}
 	return n, nil
 }
