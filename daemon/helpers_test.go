@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/harvest-dev/harvest/crawler"
+	"github.com/harvest-dev/harvest/faultsite"
 	"github.com/harvest-dev/harvest/runner"
 	"github.com/harvest-dev/harvest/seeds"
 	"github.com/harvest-dev/harvest/store"
@@ -114,25 +115,6 @@ func (l *library) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprint(w, b.String())
 }
 
-const seedYAML = `
-id: %s
-name: "Library %s"
-start_urls: ["%s/list"]
-allow_private_networks: true
-schedule: "%s"
-politeness: {delay: 0s, concurrency: 2}
-limits: {timeout: 5s}
-pagination: {next: "li.pager__item--next a"}
-page:
-  categories: {select: "h1.page-title"}
-items: "div.views-row"
-fields:
-  title: {select: "h3 a", required: true}
-  url: {select: "h3 a", attr: href, type: url}
-  summary: {select: ".views-field-body"}
-  countries: {label: Country, list: true}
-`
-
 // fakeClock is a clock the test moves by hand.
 type fakeClock struct {
 	mu sync.Mutex
@@ -181,7 +163,7 @@ func newFixture(t *testing.T, items int, schedule string) *fixture {
 
 func (f *fixture) newSeed(id, schedule string) *seeds.Seed {
 	f.t.Helper()
-	s, err := seeds.Parse(id+".yaml", []byte(fmt.Sprintf(seedYAML, id, id, f.srv.URL, schedule)))
+	s, err := seeds.Parse(id+".yaml", faultsite.SeedYAML(id, f.srv.URL, fmt.Sprintf("name: \"Library %s\"\nschedule: %q\n", id, schedule)))
 	if err != nil {
 		f.t.Fatal(err)
 	}

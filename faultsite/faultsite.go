@@ -697,3 +697,26 @@ func ClosedAddr() (string, error) {
 	}
 	return addr, nil
 }
+
+// SeedYAML is a seed that reads this library's listing (div.views-row
+// items, the h3 title link, the summary, the Country facet, the page
+// heading as category) at baseURL/list, following next links, with no
+// delay and loopback allowed. Extra YAML lines (schedule:, guards:,
+// detail: ...) are appended as they are.
+func SeedYAML(id, baseURL string, extra ...string) []byte {
+	return []byte(fmt.Sprintf(`id: %s
+start_urls: ["%s/list"]
+allow_private_networks: true
+politeness: {delay: 0s, concurrency: 2}
+limits: {timeout: 5s}
+pagination: {next: "li.pager__item--next a"}
+page:
+  categories: {select: "h1.page-title"}
+items: "div.views-row"
+fields:
+  title: {select: "h3 a", required: true}
+  url: {select: "h3 a", attr: href, type: url}
+  summary: {select: ".views-field-body"}
+  countries: {label: Country, list: true}
+`, id, baseURL) + strings.Join(extra, ""))
+}

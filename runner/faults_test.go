@@ -18,25 +18,6 @@ import (
 	"github.com/harvest-dev/harvest/store"
 )
 
-// faultSeed is the seed of a faultsite library; %s is the site's base URL.
-const faultSeed = `
-id: fault-library
-start_urls: ["%s/list"]
-allow_private_networks: true
-politeness: {delay: 0s, concurrency: 2}
-limits: {timeout: 5s}
-pagination: {next: "li.pager__item--next a"}
-page:
-  categories: {select: "h1.page-title"}
-items: "div.views-row"
-fields:
-  title: {select: "h3 a", required: true}
-  url: {select: "h3 a", attr: href, type: url}
-  summary: {select: ".views-field-body"}
-  countries: {label: Country, list: true}
-guards: {missing_runs: 2}
-`
-
 // waits records the crawler's politeness and retry waits without waiting.
 type waits struct {
 	mu sync.Mutex
@@ -82,7 +63,7 @@ func newFaultRig(t *testing.T, n int) *faultRig {
 	}
 	t.Cleanup(srv.Close)
 	r := &faultRig{t: t, srv: srv, site: site, now: time.Date(2026, 1, 1, 2, 0, 0, 0, time.UTC), base: srv.NamedURL()}
-	r.seed, err = seeds.Parse("fault.yaml", []byte(fmt.Sprintf(faultSeed, r.base)))
+	r.seed, err = seeds.Parse("fault.yaml", faultsite.SeedYAML("fault-library", r.base))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/harvest-dev/harvest/crawler"
+	"github.com/harvest-dev/harvest/faultsite"
 	"github.com/harvest-dev/harvest/record"
 	"github.com/harvest-dev/harvest/runner"
 	"github.com/harvest-dev/harvest/seeds"
@@ -107,23 +108,6 @@ func (l *library) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprint(w, b.String())
 }
 
-const seedYAML = `
-id: test-library
-start_urls: ["%s/list"]
-allow_private_networks: true
-politeness: {delay: 0s, concurrency: 2}
-limits: {timeout: 5s}
-pagination: {next: "li.pager__item--next a"}
-page:
-  categories: {select: "h1.page-title"}
-items: "div.views-row"
-fields:
-  title: {select: "h3 a", required: true}
-  url: {select: "h3 a", attr: href, type: url}
-  summary: {select: ".views-field-body"}
-  countries: {label: Country, list: true}
-`
-
 type harness struct {
 	t    *testing.T
 	lib  *library
@@ -137,7 +121,7 @@ func newHarness(t *testing.T, n int, extraYAML ...string) *harness {
 	lib := newLibrary(n)
 	srv := httptest.NewServer(lib)
 	t.Cleanup(srv.Close)
-	seed, err := seeds.Parse("test.yaml", []byte(fmt.Sprintf(seedYAML, srv.URL)+strings.Join(extraYAML, "")))
+	seed, err := seeds.Parse("test.yaml", faultsite.SeedYAML("test-library", srv.URL, extraYAML...))
 	if err != nil {
 		t.Fatal(err)
 	}
