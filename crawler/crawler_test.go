@@ -718,36 +718,52 @@ func TestTimeoutIsTransient(t *testing.T) {
 
 func TestPerHostParallelism(t *testing.T) {
 	f := newFixture(t)
-	var inflight, peak atomic.Int64
-	release := make(chan struct{})
-	f.site.handle("/p", func(w http.ResponseWriter, _ *http.Request) {
-		n := inflight.Add(1)
-		for {
-			p := peak.Load()
-			if n <= p || peak.CompareAndSwap(p, n) {
-				break
-			}
+	h := holdRequests(f.site, "/p")
+	s := f.open(t, "politeness: {delay: 0s, concurrency: 2}")
+	if p := h.peakOf(t, 6, func(i int) *Session { return s }, f.site.URL); p != 2 {
+		t.Errorf("peak concurrent requests = %d, want 2 (politeness.concurrency)", p)
+	}
+}
+
+// heldRequests holds every request to a path until released, counting the
+// most in flight at once.
+type heldRequests struct {
+	inflight, peak atomic.Int64
+	release        chan struct{}
+}
+
+func holdRequests(st *site, path string) *heldRequests {
+	h := &heldRequests{release: make(chan struct{})}
+	st.handle(path, func(w http.ResponseWriter, _ *http.Request) {
+		n := h.inflight.Add(1)
+		for p := h.peak.Load(); n > p && !h.peak.CompareAndSwap(p, n); p = h.peak.Load() {
 		}
-		<-release
-		inflight.Add(-1)
+		<-h.release
+		h.inflight.Add(-1)
 		fmt.Fprint(w, "<p>ok</p>")
 	})
-	s := f.open(t, "politeness: {delay: 0s, concurrency: 2}")
+	return h
+}
+
+// peakOf fetches n pages at once (page i through session(i)), lets a
+// broken limit show itself for 50ms once two are in flight, releases
+// them, and returns the peak number in flight.
+func (h *heldRequests) peakOf(t *testing.T, n int, session func(i int) *Session, base string) int64 {
+	t.Helper()
 	var wg sync.WaitGroup
-	errs := make(chan error, 6)
-	for i := range 6 {
+	errs := make(chan error, n)
+	for i := range n {
 		wg.Go(func() {
-			_, err := s.Fetch(context.Background(), fmt.Sprintf("%s/p?i=%d", f.site.URL, i), Validators{})
+			_, err := session(i).Fetch(context.Background(), fmt.Sprintf("%s/p?i=%d", base, i), Validators{})
 			errs <- err
 		})
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for inflight.Load() < 2 && time.Now().Before(deadline) {
+	for h.inflight.Load() < 2 && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
-	// Give a broken limit the chance to let more requests through.
 	time.Sleep(50 * time.Millisecond)
-	close(release)
+	close(h.release)
 	wg.Wait()
 	close(errs)
 	for err := range errs {
@@ -755,9 +771,7 @@ func TestPerHostParallelism(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	if p := peak.Load(); p != 2 {
-		t.Errorf("peak concurrent requests = %d, want 2 (politeness.concurrency)", p)
-	}
+	return h.peak.Load()
 }
 
 func TestPrivateNetworkRefusedAtDial(t *testing.T) {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -33,45 +32,16 @@ fields: {title: "h3"}
 
 func TestHostConcurrencySharedAcrossSources(t *testing.T) {
 	st := newSite(t)
-	var inflight, peak atomic.Int64
-	release := make(chan struct{})
-	st.handle("/p", func(w http.ResponseWriter, _ *http.Request) {
-		n := inflight.Add(1)
-		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
-		}
-		<-release
-		inflight.Add(-1)
-		fmt.Fprint(w, "<p>ok</p>")
-	})
+	h := holdRequests(st, "/p")
 	cr := New(Config{Sleep: (&sleeps{}).sleep})
 	a, b := twoSources(t, cr, st.URL, "{delay: 0s, concurrency: 2}")
-	var wg sync.WaitGroup
-	errs := make(chan error, 12)
-	for i := range 12 {
-		s := a
+	pick := func(i int) *Session {
 		if i%2 == 1 {
-			s = b
+			return b
 		}
-		wg.Go(func() {
-			_, err := s.Fetch(context.Background(), fmt.Sprintf("%s/p?i=%d", st.URL, i), Validators{})
-			errs <- err
-		})
+		return a
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for inflight.Load() < 2 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-	// Give a per-source limit the chance to let 4 requests through.
-	time.Sleep(50 * time.Millisecond)
-	close(release)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Error(err)
-		}
-	}
-	if p := peak.Load(); p != 2 {
+	if p := h.peakOf(t, 12, pick, st.URL); p != 2 {
 		t.Errorf("peak concurrent requests to the host = %d, want 2: two sources of one host share politeness.concurrency", p)
 	}
 }
