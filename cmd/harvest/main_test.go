@@ -156,6 +156,38 @@ func TestDemoThreeNightsThenExport(t *testing.T) {
 		t.Errorf("all-sources JSON Feed: %v", err)
 	}
 
+	// A consumer's cursor: the first export takes every change, the
+	// second finds nothing newer; the cursor file moves only forward.
+	cursor, cursorOut := filepath.Join(dir, "cursor"), filepath.Join(dir, "since-cursor.jsonl")
+	if _, se, code := harvestCLI(t, "export", "changes", "--db", db, "--format", "jsonl", "--since-cursor", cursor, "--out", cursorOut); code != 0 {
+		t.Fatalf("export --since-cursor: exit %d: %s", code, se)
+	}
+	first, _ := os.ReadFile(cursorOut)
+	wantChanges := night1 + len(want.Added) + len(want.Updated) + len(want.Removed)
+	if n := strings.Count(string(first), "\n"); n != wantChanges {
+		t.Errorf("first cursor export has %d lines, want every change (%d)", n, wantChanges)
+	}
+	if _, se, code := harvestCLI(t, "export", "changes", "--db", db, "--format", "jsonl", "--since-cursor", cursor, "--out", cursorOut); code != 0 || !strings.Contains(se, "exported 0 changes") {
+		t.Errorf("second cursor export (exit %d) should find nothing new: %s", code, se)
+	}
+
+	// --excel starts the CSV with a UTF-8 byte-order mark.
+	xl, _, code := harvestCLI(t, "export", "records", "--db", db, "--excel")
+	if code != 0 || !strings.HasPrefix(xl, "\uFEFFsource,key,url,title") {
+		t.Errorf("--excel CSV starts %q (exit %d)", xl[:min(len(xl), 40)], code)
+	}
+
+	// The feed command: Atom of added publications, newest first.
+	atomOut, se, code := harvestCLI(t, "export", "feed", "--db", db, "--format", "atom")
+	var cliFeed struct {
+		Entries []struct {
+			Title string `xml:"title"`
+		} `xml:"entry"`
+	}
+	if code != 0 || xml.Unmarshal([]byte(atomOut), &cliFeed) != nil || len(cliFeed.Entries) != night1+len(want.Added) {
+		t.Errorf("export feed (exit %d, %d entries): %s", code, len(cliFeed.Entries), se)
+	}
+
 	// harvest runs lists the three nights.
 	runs, _, code := harvestCLI(t, "runs", "--db", db)
 	if code != 0 || strings.Count(runs, "complete") != 3 {
