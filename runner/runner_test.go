@@ -499,7 +499,6 @@ func TestNextModeFetchesAheadAndConfirmsTheChain(t *testing.T) {
 	h.seed.AllowedHosts = nil
 	h.seed.Politeness.Concurrency = 4
 	h.seed.ApplyDefaults()
-	h.seed.Politeness.Delay = 0 // ApplyDefaults takes 0 for unset
 	r := h.night()
 	if r.Run.Status != store.StatusComplete || r.Run.Added != 12 || r.Run.Pages != 12 {
 		t.Fatalf("run = %s (%s): %d added over %d pages; want complete, 12 over 12", r.Run.Status, r.Run.Reason, r.Run.Added, r.Run.Pages)

@@ -71,11 +71,8 @@ func Parse(file string, data []byte) (*Seed, error) {
 		msg = yamlLinePrefixRE.ReplaceAllString(strings.TrimSpace(msg), "")
 		return nil, Problems{{File: file, Line: yamlErrLine(err), Msg: msg}}
 	}
-	zeroDelay := hasKey(root, "politeness", "delay") && s.Politeness.Delay == 0
+	s.Politeness.delaySet = hasKey(root, "politeness", "delay")
 	s.ApplyDefaults()
-	if zeroDelay {
-		s.Politeness.Delay = 0 // an explicit "delay: 0s" means no delay
-	}
 	if ps := s.validate(root); len(ps) > 0 {
 		return nil, ps
 	}

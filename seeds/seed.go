@@ -45,6 +45,10 @@ type Politeness struct {
 	Concurrency int      `yaml:"concurrency"`
 	Robots      *bool    `yaml:"robots"` // default true: obey robots.txt
 	UserAgent   string   `yaml:"user_agent"`
+
+	// delaySet records that the seed file wrote a delay, so that an
+	// explicit "delay: 0s" stays no delay however often defaults apply.
+	delaySet bool
 }
 
 // ObeyRobots reports whether robots.txt is honoured (the default).
@@ -341,7 +345,7 @@ func (s *Seed) ApplyDefaults() {
 	if s.Schedule == "" {
 		s.Schedule = DefaultSchedule
 	}
-	if s.Politeness.Delay == 0 {
+	if s.Politeness.Delay == 0 && !s.Politeness.delaySet {
 		s.Politeness.Delay = Duration(DefaultDelay)
 	}
 	if s.Politeness.Concurrency == 0 {

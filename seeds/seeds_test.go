@@ -116,6 +116,10 @@ func TestExplicitZeroDelay(t *testing.T) {
 	if s.Politeness.Delay != 0 {
 		t.Errorf("delay: 0s became %v", s.Politeness.Delay.D())
 	}
+	s.ApplyDefaults() // callers that edit a seed apply defaults again
+	if s.Politeness.Delay != 0 {
+		t.Errorf("delay: 0s became %v when defaults were applied again", s.Politeness.Delay.D())
+	}
 }
 
 func TestLoadDirRejectsDuplicateIDs(t *testing.T) {
