@@ -83,7 +83,8 @@ type Config struct {
 	PollEvery time.Duration
 	// Tick, when set, drives Run instead of a real ticker (tests).
 	Tick <-chan time.Time
-	// OnRunDone, when set, is called after each run with its result
+	// OnRunDone, when set, is called after each run, once the source is
+	// no longer marked running, with its result
 	// (nil when the run could not be recorded) and error (metrics).
 	OnRunDone func(source string, res *runner.Result, err error)
 }
@@ -99,6 +100,9 @@ type Outcome struct {
 	Source string
 	Run    *store.Run // nil when the run could not be recorded
 	Err    error
+
+	res     *runner.Result // for Config.OnRunDone
+	started bool           // the run got a slot and ran (OnRunDone is called)
 }
 
 // Daemon schedules and runs sources. Its methods are safe for concurrent
@@ -401,7 +405,10 @@ func (d *Daemon) start(ctx context.Context, id string, force, slot bool, done fu
 	}
 	go func() {
 		o := d.execute(src, sc, slot)
-		unmark() // before done: whoever hears of the outcome sees the source idle
+		unmark() // before anyone hears of the outcome: they see the source idle
+		if d.cfg.OnRunDone != nil && o.started {
+			d.cfg.OnRunDone(o.Source, o.res, o.Err)
+		}
 		if done != nil {
 			done(o)
 		}
@@ -466,10 +473,7 @@ func (d *Daemon) execute(src *source, sc *store.SourceSchedule, slot bool) Outco
 	if u.Note != "" && u.ConsecutiveFailures >= d.cfg.FailuresBeforeBackoff {
 		log.Warn("source backing off", "note", u.Note, "next_due", u.NextDue)
 	}
-	if d.cfg.OnRunDone != nil {
-		d.cfg.OnRunDone(id, res, err)
-	}
-	o := Outcome{Source: id, Err: err}
+	o := Outcome{Source: id, Err: err, res: res, started: true}
 	if res != nil {
 		r := res.Run
 		o.Run = &r
