@@ -15,7 +15,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -149,58 +148,43 @@ func recordsCSV(ctx context.Context, w *bufio.Writer, src RecordSource, f store.
 	if o.Excel {
 		w.WriteString(utf8BOM)
 	}
-	cw := csv.NewWriter(w)
-	cw.UseCRLF = true
-	if err := cw.Write(RecordColumns(o.ExtraColumns)); err != nil {
-		return 0, fmt.Errorf("write header: %w", err)
-	}
-	row := make([]string, 0, len(recordColumns)+len(o.ExtraColumns))
+	rw := &rowWriter{w: w}
+	rw.row(RecordColumns(o.ExtraColumns)...)
 	n := 0
 	err := src.EachRecord(ctx, f, func(r *record.Record) error {
-		if err := ctx.Err(); err != nil {
-			return err
+		if n%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if _, err := w.Write(nil); err != nil { // the bufio.Writer's sticky error
+				return fmt.Errorf("write record %s/%s: %w", r.Source, r.Key, err)
+			}
 		}
-		row = recordRow(row[:0], r, o.ExtraColumns)
-		if err := cw.Write(row); err != nil {
-			return fmt.Errorf("write record %s/%s: %w", r.Source, r.Key, err)
-		}
+		writeRecord(rw, r, o.ExtraColumns)
 		n++
 		return nil
 	})
-	if err != nil {
-		return n, err
-	}
-	cw.Flush()
-	return n, cw.Error()
+	return n, err
 }
 
 func changesCSV(ctx context.Context, w *bufio.Writer, src ChangeSource, f store.ChangeFilter, o Options) (int, error) {
 	if o.Excel {
 		w.WriteString(utf8BOM)
 	}
-	cw := csv.NewWriter(w)
-	cw.UseCRLF = true
-	if err := cw.Write(ChangeColumns(o.ExtraColumns)); err != nil {
-		return 0, fmt.Errorf("write header: %w", err)
-	}
-	row := make([]string, 0, len(changeColumns)+len(o.ExtraColumns))
+	rw := &rowWriter{w: w}
+	rw.row(ChangeColumns(o.ExtraColumns)...)
+	row := make([]string, 0, len(changeColumns)+len(changeRecordColumns)+len(o.ExtraColumns))
 	n := 0
 	err := src.EachChange(ctx, f, func(c *store.Change) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		row = changeRow(row[:0], c, o.ExtraColumns)
-		if err := cw.Write(row); err != nil {
-			return fmt.Errorf("write change %d: %w", c.ID, err)
-		}
+		rw.row(row...)
 		n++
 		return nil
 	})
-	if err != nil {
-		return n, err
-	}
-	cw.Flush()
-	return n, cw.Error()
+	return n, err
 }
 
 // jsonStream writes either a JSON document whose items array is streamed

@@ -141,21 +141,35 @@ func formatYear(y int) string {
 	return strconv.Itoa(y)
 }
 
-func recordRow(row []string, r *record.Record, extra []string) []string {
-	removed := ""
+// writeRecord writes r as one row of a record snapshot (RecordColumns of
+// extra): the cells SafeCell, JoinList, formatYear and formatTime make,
+// without building them one by one (TestWriteRecordMatchesCells holds it
+// to that).
+func writeRecord(rw *rowWriter, r *record.Record, extra []string) {
+	rw.safe(r.Source)
+	rw.safe(r.Key)
+	rw.safe(r.URL)
+	rw.safe(r.Title)
+	rw.safe(r.Summary)
+	rw.list(r.Countries)
+	rw.list(r.Regions)
+	rw.list(r.Authors)
+	rw.year(r.Year)
+	rw.list(r.Categories)
+	rw.safe(r.Language)
+	rw.time(0, r.FirstSeen)
+	rw.time(1, r.LastSeen)
+	rw.time(2, r.LastChanged)
 	if r.RemovedAt != nil {
-		removed = formatTime(*r.RemovedAt)
+		rw.time(3, *r.RemovedAt)
+	} else {
+		rw.field("")
 	}
-	row = append(row,
-		SafeCell(r.Source), SafeCell(r.Key), SafeCell(r.URL), SafeCell(r.Title), SafeCell(r.Summary),
-		SafeCell(JoinList(r.Countries)), SafeCell(JoinList(r.Regions)), SafeCell(JoinList(r.Authors)),
-		formatYear(r.Year), SafeCell(JoinList(r.Categories)), SafeCell(r.Language),
-		formatTime(r.FirstSeen), formatTime(r.LastSeen), formatTime(r.LastChanged), removed,
-		SafeCell(r.ContentHash))
+	rw.safe(r.ContentHash)
 	for _, e := range extra {
-		row = append(row, SafeCell(r.Extra[e]))
+		rw.safe(r.Extra[e])
 	}
-	return row
+	rw.end()
 }
 
 func changeRow(row []string, c *store.Change, extra []string) []string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/harvest-dev/harvest/export"
 	"github.com/harvest-dev/harvest/record"
+	"github.com/harvest-dev/harvest/seeds"
 	"github.com/harvest-dev/harvest/store"
 )
 
@@ -96,7 +98,11 @@ func (s *Server) exportFile(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if format == export.FormatCSV {
-		cols, err := s.extraColumns(ctx, srcs)
+		var sds []*seeds.Seed
+		if len(s.seedIDs) > 0 {
+			sds = slices.Collect(maps.Values(s.seedIDs))
+		}
+		cols, err := export.ExtraColumns(ctx, s.cfg.Store, sds, srcs)
 		if err != nil {
 			s.internal(w, r, err)
 			return
@@ -113,37 +119,6 @@ func (s *Server) exportFile(w http.ResponseWriter, r *http.Request) {
 		s.log.Error("download failed mid-stream", "path", r.URL.Path, "err", err)
 		panic(http.ErrAbortHandler)
 	}
-}
-
-// extraColumns are the extra.NAME CSV columns: the seeds' extra fields
-// (of the selected sources), or, without seeds, the extras in the data.
-func (s *Server) extraColumns(ctx context.Context, sources []string) ([]string, error) {
-	names := map[string]bool{}
-	if len(s.seedIDs) > 0 {
-		for id, sd := range s.seedIDs {
-			if len(sources) == 0 || slices.Contains(sources, id) {
-				for _, n := range sd.ExtraFields() {
-					names[n] = true
-				}
-			}
-		}
-	} else {
-		err := s.cfg.Store.EachRecord(ctx, store.RecordFilter{Sources: sources, IncludeRemoved: true}, func(r *record.Record) error {
-			for k := range r.Extra {
-				names[k] = true
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("find extra columns: %w", err)
-		}
-	}
-	out := make([]string, 0, len(names))
-	for n := range names {
-		out = append(out, n)
-	}
-	slices.Sort(out)
-	return out, nil
 }
 
 // feed serves /feeds/{source|all}.{atom,json}: the newest publications

@@ -131,6 +131,9 @@ type applier struct {
 	changeRows              batch
 	hooked                  int // a.changes[:hooked] went through OnChange
 	content                 []byte
+	// extraNames are the extra field names of the versions this run
+	// writes, for the extra_names table (finishRun).
+	extraNames map[string]bool
 
 	run     Run
 	changes []Change
@@ -565,6 +568,14 @@ func (a *applier) insertVersion(ctx context.Context, r *record.Record, hash, ful
 	a.content = appendContent(a.content, r)
 	content := a.content[start:len(a.content):len(a.content)]
 	a.versions.args = append(a.versions.args, id, r.Key, hash, storedFull(hash, full), content)
+	for k := range r.Extra {
+		if !a.extraNames[k] {
+			if a.extraNames == nil {
+				a.extraNames = map[string]bool{}
+			}
+			a.extraNames[k] = true
+		}
+	}
 	return id, a.flushIfFull(ctx, &a.versions)
 }
 
@@ -810,6 +821,11 @@ func (a *applier) finishRun(ctx context.Context, warnings []string) error {
 	wj, err := jsonList(warnings)
 	if err != nil {
 		return fmt.Errorf("encode warnings: %w", err)
+	}
+	for name := range a.extraNames {
+		if _, err := a.tx.ExecContext(ctx, `INSERT OR IGNORE INTO extra_names (source, name) VALUES (?, ?)`, a.in.Source, name); err != nil {
+			return fmt.Errorf("note extra field %q: %w", name, err)
+		}
 	}
 	r := &a.run
 	_, err = a.tx.ExecContext(ctx, `UPDATE runs SET status = ?, reason = ?, pages = ?, pages_failed = ?, seen = ?,

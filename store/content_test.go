@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"maps"
 	"reflect"
@@ -275,7 +276,13 @@ func TestExtraNames(t *testing.T) {
 	}
 
 	c := newClock()
-	s, _ := newStore(t, Options{Now: c.Now})
+	failRun := false
+	s, _ := newStore(t, Options{Now: c.Now, OnRun: func(context.Context, *sql.Tx, *Run) error {
+		if failRun {
+			return errors.New("the run hook fails")
+		}
+		return nil
+	}})
 	ctx := context.Background()
 	ra := recs(3)
 	ra[1].Extra["note"] = "x"
@@ -297,6 +304,57 @@ func TestExtraNames(t *testing.T) {
 		got, err := s.ExtraNames(ctx, tc.f)
 		if err != nil || !slices.Equal(got, tc.want) {
 			t.Errorf("ExtraNames(%+v) = %v, %v; want %v", tc.f, got, err, tc.want)
+		}
+	}
+
+	// The record with "note" changes and loses it: the column stays, so
+	// that tomorrow's export has the header of today's.
+	delete(ra[1].Extra, "note")
+	ra[1].Title += " (revised)"
+	apply(t, s, c, input("a", StatusComplete, ra))
+	if got, err := s.ExtraNames(ctx, RecordFilter{Sources: []string{"a"}}); err != nil || !slices.Equal(got, []string{"note", "pdf"}) {
+		t.Errorf("after the last 'note' went: ExtraNames = %v, %v; want [note pdf]", got, err)
+	}
+	// A run that fails writes nothing, extra names included.
+	ra[0].Extra["isbn"] = "978"
+	ra[0].Title += " (revised)"
+	failRun = true
+	if _, err := s.ApplyRun(ctx, input("a", StatusComplete, ra)); err == nil {
+		t.Fatal("a run whose hook failed was applied")
+	}
+	if got, _ := s.ExtraNames(ctx, RecordFilter{Sources: []string{"a"}}); slices.Contains(got, "isbn") {
+		t.Errorf("a refused run left its extra name: %v", got)
+	}
+}
+
+// TestMigrateFillsExtraNames: a database of schema version 3 (before
+// extra_names) gets the names of the versions it already holds.
+func TestMigrateFillsExtraNames(t *testing.T) {
+	ctx := context.Background()
+	c := newClock()
+	s, path := newStore(t, Options{Now: c.Now})
+	ra := recs(3)
+	ra[2].Extra["note"] = "x"
+	apply(t, s, c, input("a", StatusComplete, ra))
+	delete(ra[2].Extra, "note")
+	ra[2].Title += " (revised)"
+	apply(t, s, c, input("a", StatusComplete, ra)) // "note" lives on in an old version only
+	rb := recs(1)
+	rb[0].Extra = map[string]string{"doi": "10.1/x"}
+	apply(t, s, c, input("b", StatusComplete, rb))
+	if _, err := s.db.Exec(`DROP TABLE extra_names; UPDATE schema_version SET version = 3`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	s2, err := Open(ctx, path, Options{Now: c.Now})
+	if err != nil {
+		t.Fatalf("open a schema-3 database: %v", err)
+	}
+	defer s2.Close()
+	for src, want := range map[string][]string{"a": {"note", "pdf"}, "b": {"doi"}} {
+		if got, err := s2.ExtraNames(ctx, RecordFilter{Sources: []string{src}}); err != nil || !slices.Equal(got, want) {
+			t.Errorf("after migration, ExtraNames(%s) = %v, %v; want %v", src, got, err, want)
 		}
 	}
 }

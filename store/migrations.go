@@ -1,5 +1,12 @@
 package store
 
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+)
+
 // migrations is the schema history, oldest first. Step i (0-based) takes
 // the schema from version i to version i+1; each step runs in its own
 // transaction together with the update of schema_version. Never edit a
@@ -8,9 +15,9 @@ package store
 // The SQL is kept plain (no SQLite-only types or functions beyond
 // AUTOINCREMENT) so that a PostgreSQL implementation can follow the same
 // shape. Times are INTEGER unix nanoseconds, UTC; NULL means "none".
-var migrations = []string{
+var migrations = []migration{
 	// 1: runs, pages, page states, records, versions, changes.
-	`
+	{sql: `
 CREATE TABLE runs (
 	id           INTEGER PRIMARY KEY AUTOINCREMENT,
 	source       TEXT    NOT NULL,
@@ -102,9 +109,9 @@ CREATE TABLE changes (
 CREATE INDEX changes_run ON changes (run_id);
 CREATE INDEX changes_source_id ON changes (source, id);
 CREATE INDEX changes_at ON changes (at);
-`,
+`},
 	// 2: the webhook outbox and the daemon's per-source schedule and lease.
-	`
+	{sql: `
 -- outbox holds one row per webhook event, written in the transaction of
 -- the run that caused it; event_id is the webhook-id a receiver sees.
 CREATE TABLE outbox (
@@ -139,11 +146,63 @@ CREATE TABLE source_schedule (
 	lease_owner          TEXT    NOT NULL DEFAULT '',
 	lease_until          INTEGER
 );
-`,
+`},
 	// 3: versions.content may hold the compact binary encoding of
 	// content.go (JSON rows stay readable); versions_record, an index no
 	// query uses, goes: it cost every new version a random-order insert.
-	`
+	{sql: `
 DROP INDEX IF EXISTS versions_record;
-`,
+`},
+	// 4: extra_names lists, per source, every extra field name its
+	// versions have had: the extra.NAME columns of a CSV export without
+	// seeds, read without decoding every record. fillExtraNames fills it
+	// from the versions already stored; ApplyRun keeps it.
+	{sql: `
+CREATE TABLE extra_names (
+	source TEXT NOT NULL,
+	name   TEXT NOT NULL,
+	PRIMARY KEY (source, name)
+) WITHOUT ROWID;
+`, fill: fillExtraNames},
+}
+
+// A migration is one step of the schema history: sql, then fill, if set,
+// for what a statement cannot compute (the binary content of versions),
+// in the same transaction.
+type migration struct {
+	sql  string
+	fill func(ctx context.Context, tx *sql.Tx) error
+}
+
+// fillExtraNames fills extra_names from every stored version.
+func fillExtraNames(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, `SELECT source, CAST(content AS TEXT) FROM versions`)
+	if err != nil {
+		return fmt.Errorf("read versions: %w", err)
+	}
+	defer rows.Close()
+	type pair struct{ source, name string }
+	names := map[pair]bool{}
+	var source, content string
+	for rows.Next() {
+		if err := rows.Scan(&source, &content); err != nil {
+			return fmt.Errorf("read versions: %w", err)
+		}
+		if err := extraNames(content, func(n string) {
+			if p := (pair{source, n}); !names[p] {
+				names[pair{strings.Clone(source), strings.Clone(n)}] = true
+			}
+		}); err != nil {
+			return fmt.Errorf("read versions: source %s: decode: %w", source, err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read versions: %w", err)
+	}
+	for p := range names {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO extra_names (source, name) VALUES (?, ?)`, p.source, p.name); err != nil {
+			return fmt.Errorf("note extra field %q of %s: %w", p.name, p.source, err)
+		}
+	}
+	return nil
 }

@@ -9,8 +9,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/harvest-dev/harvest/record"
 )
 
 // SourceSummary is what the store holds of one source.
@@ -207,107 +205,19 @@ func whereClause(where []string) string {
 	return " WHERE " + strings.Join(where, " AND ")
 }
 
-// EachRecord calls fn for each record selected by f, ordered by source
-// and key, with its bookkeeping filled. Rows are streamed, not loaded at
-// once; fn must not keep the record pointer past the call. An error from
-// fn stops the walk and is returned as is.
-func (s *Store) EachRecord(ctx context.Context, f RecordFilter, fn func(*record.Record) error) error {
-	where, args := inList(nil, nil, "r.source", f.Sources)
-	if len(f.Keys) > 0 {
-		keys, err := json.Marshal(f.Keys)
-		if err != nil {
-			return fmt.Errorf("list records: %w", err)
-		}
-		where = append(where, "r.key IN (SELECT value FROM json_each(?))")
-		args = append(args, string(keys))
-	}
-	if !f.IncludeRemoved {
-		where = append(where, "r.removed_at IS NULL")
-	}
-	rows, err := s.db.QueryContext(ctx, `SELECT r.source, r.key, r.content_hash, r.first_seen, r.last_seen, r.last_changed,
-		r.removed_at, CAST(v.content AS TEXT) FROM records r JOIN versions v ON v.id = r.version_id`+whereClause(where)+
-		` ORDER BY r.source, r.key`, args...)
-	if err != nil {
-		return fmt.Errorf("list records: %w", err)
-	}
-	defer rows.Close()
-	var (
-		r                             record.Record // reused: fn may not keep it
-		source, key, hash, content    string
-		first, last, changed, removed sql.NullInt64
-	)
-	for rows.Next() {
-		if err := rows.Scan(&source, &key, &hash, &first, &last, &changed, &removed, &content); err != nil {
-			return fmt.Errorf("list records: %w", err)
-		}
-		r = record.Record{Source: source, Key: key, ContentHash: hash,
-			FirstSeen: fromNanos(first), LastSeen: fromNanos(last), LastChanged: fromNanos(changed)}
-		if err := decodeContent(content, &r); err != nil {
-			return fmt.Errorf("list records: source %s key %s: decode: %w", source, key, err)
-		}
-		if removed.Valid {
-			t := fromNanos(removed)
-			r.RemovedAt = &t
-		}
-		if err := fn(&r); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("list records: %w", err)
-	}
-	return nil
-}
-
-// ExtraNames returns, sorted, the names of the extra fields that the
-// records selected by f hold (their current versions): the extra.NAME
-// columns of a CSV export when no seed says which. It reads only the
-// stored content, not the records' bookkeeping, about twice as fast as
-// an EachRecord walk.
+// ExtraNames returns, sorted, the names of the extra fields that any
+// version of any record of f.Sources (all sources when empty) has had:
+// the extra.NAME columns of a CSV export when no seed says which. The
+// store keeps the list as it writes versions, so it costs nothing to read
+// however many records there are, and a column does not disappear from
+// a nightly export when the last record with that field goes. Only
+// f.Sources is used.
 func (s *Store) ExtraNames(ctx context.Context, f RecordFilter) ([]string, error) {
-	where, args := inList(nil, nil, "r.source", f.Sources)
-	if len(f.Keys) > 0 {
-		keys, err := json.Marshal(f.Keys)
-		if err != nil {
-			return nil, fmt.Errorf("list extra names: %w", err)
-		}
-		where = append(where, "r.key IN (SELECT value FROM json_each(?))")
-		args = append(args, string(keys))
-	}
-	if !f.IncludeRemoved {
-		where = append(where, "r.removed_at IS NULL")
-	}
-	rows, err := s.db.QueryContext(ctx, `SELECT CAST(v.content AS TEXT) FROM records r JOIN versions v ON v.id = r.version_id`+
-		whereClause(where), args...)
+	where, args := inList(nil, nil, "source", f.Sources)
+	names, err := s.queryStrings(ctx, `SELECT DISTINCT name FROM extra_names`+whereClause(where)+` ORDER BY name`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list extra names: %w", err)
 	}
-	defer rows.Close()
-	seen := map[string]bool{}
-	var names []string
-	add := func(n string) {
-		if !seen[n] {
-			n = strings.Clone(n) // not a view of the whole row
-			seen[n] = true
-			names = append(names, n)
-		}
-	}
-	var content string
-	for rows.Next() {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		if err := rows.Scan(&content); err != nil {
-			return nil, fmt.Errorf("list extra names: %w", err)
-		}
-		if err := extraNames(content, add); err != nil {
-			return nil, fmt.Errorf("list extra names: decode: %w", err)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list extra names: %w", err)
-	}
-	slices.Sort(names)
 	return names, nil
 }
 

@@ -201,8 +201,14 @@ func (s *Store) migrateStep(ctx context.Context) (done bool, err error) {
 	if version == len(migrations) {
 		return true, tx.Commit()
 	}
-	if _, err := tx.ExecContext(ctx, migrations[version]); err != nil {
+	m := migrations[version]
+	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 		return false, fmt.Errorf("migrate to schema version %d: %w", version+1, err)
+	}
+	if m.fill != nil {
+		if err := m.fill(ctx, tx); err != nil {
+			return false, fmt.Errorf("migrate to schema version %d: %w", version+1, err)
+		}
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE schema_version SET version = ?`, version+1); err != nil {
 		return false, fmt.Errorf("migrate to schema version %d: record version: %w", version+1, err)

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -62,7 +61,13 @@ func cmdExport(ctx context.Context, e *env, args []string) error {
 	srcs := splitList(*sources)
 	opts := export.Options{Format: *format, Excel: *excel, Now: e.now, Sources: srcs}
 	if *format == "csv" {
-		cols, err := extraColumns(ctx, st, *seedDir, srcs)
+		var sds []*seeds.Seed
+		if *seedDir != "" {
+			if sds, err = seeds.LoadDir(*seedDir); err != nil {
+				return err
+			}
+		}
+		cols, err := export.ExtraColumns(ctx, st, sds, srcs)
 		if err != nil {
 			return err
 		}
@@ -185,41 +190,4 @@ func writeOut(path string, stdout io.Writer, write func(io.Writer) error) error 
 		return write(stdout)
 	}
 	return export.AtomicWriteFile(path, write)
-}
-
-// extraColumns decides the CSV extra.NAME columns: the extra fields the
-// seeds configure, or else every extra name present in the data.
-func extraColumns(ctx context.Context, st *store.Store, seedDir string, sources []string) ([]string, error) {
-	names := map[string]bool{}
-	if seedDir != "" {
-		all, err := seeds.LoadDir(seedDir)
-		if err != nil {
-			return nil, err
-		}
-		want := map[string]bool{}
-		for _, s := range sources {
-			want[s] = true
-		}
-		for _, s := range all {
-			if len(want) == 0 || want[s.ID] {
-				for _, n := range s.ExtraFields() {
-					names[n] = true
-				}
-			}
-		}
-	} else {
-		found, err := st.ExtraNames(ctx, store.RecordFilter{Sources: sources, IncludeRemoved: true})
-		if err != nil {
-			return nil, fmt.Errorf("find extra columns: %w", err)
-		}
-		for _, n := range found {
-			names[n] = true
-		}
-	}
-	out := make([]string, 0, len(names))
-	for n := range names {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out, nil
 }

@@ -1,0 +1,208 @@
+package export
+
+import (
+	"bufio"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/harvest-dev/harvest/record"
+)
+
+// rowWriter writes CSV rows field by field, byte for byte as
+// encoding/csv.Writer does with Comma ',' and UseCRLF (FuzzRowWriter
+// checks it against that writer), without building a []string per row:
+// an export of a million records spends most of its time here, and
+// encoding/csv's quoting scan runs a byte at a time where strings.IndexByte
+// runs a word at a time.
+//
+// The rules it keeps (RFC 4180): fields are separated by ',' and rows end
+// with CRLF; a field is quoted when it holds '"', ',', CR or LF, starts
+// with a Unicode space, or is exactly `\.`; inside quotes '"' is doubled,
+// LF is written as CRLF and a CR is dropped (so CRLF stays CRLF), which is
+// what encoding/csv does with UseCRLF.
+//
+// Errors stick in the bufio.Writer; the caller checks them at Flush.
+type rowWriter struct {
+	w       *bufio.Writer
+	started bool   // a field of the current row is written
+	scratch []byte // list cells and numbers are assembled here
+	times   [4]timeCell
+}
+
+// field writes s as the next field of the row.
+func (rw *rowWriter) field(s string) {
+	if rw.started {
+		rw.w.WriteByte(',')
+	}
+	rw.started = true
+	if !needsQuotes(s) {
+		rw.w.WriteString(s)
+		return
+	}
+	rw.w.WriteByte('"')
+	if strings.IndexByte(s, '\n') < 0 && strings.IndexByte(s, '\r') < 0 {
+		for {
+			i := strings.IndexByte(s, '"')
+			if i < 0 {
+				break
+			}
+			rw.w.WriteString(s[:i+1]) // the quote, then the quote again
+			rw.w.WriteByte('"')
+			s = s[i+1:]
+		}
+		rw.w.WriteString(s)
+	} else {
+		for len(s) > 0 {
+			i := strings.IndexAny(s, "\"\r\n")
+			if i < 0 {
+				i = len(s)
+			}
+			rw.w.WriteString(s[:i])
+			s = s[i:]
+			if len(s) > 0 {
+				switch s[0] {
+				case '"':
+					rw.w.WriteString(`""`)
+				case '\n':
+					rw.w.WriteString("\r\n")
+				}
+				s = s[1:]
+			}
+		}
+	}
+	rw.w.WriteByte('"')
+}
+
+// needsQuotes is encoding/csv's fieldNeedsQuotes for Comma ','.
+func needsQuotes(s string) bool {
+	if s == "" {
+		return false
+	}
+	if len(s) < 32 { // a byte loop beats four calls of IndexByte
+		for i := 0; i < len(s); i++ {
+			if special[s[i]] {
+				return true
+			}
+		}
+	} else if strings.IndexByte(s, ',') >= 0 || strings.IndexByte(s, '"') >= 0 ||
+		strings.IndexByte(s, '\n') >= 0 || strings.IndexByte(s, '\r') >= 0 {
+		return true
+	}
+	if s == `\.` {
+		return true
+	}
+	if s[0] < utf8.RuneSelf {
+		return asciiSpace(s[0])
+	}
+	r, _ := utf8.DecodeRuneInString(s)
+	return unicode.IsSpace(r)
+}
+
+// special are the bytes that make a field quoted wherever they are.
+var special = [256]bool{',': true, '"': true, '\n': true, '\r': true}
+
+func asciiSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'
+}
+
+// safe writes s neutralised as SafeCell does, without the copy SafeCell
+// makes of a cell it changes.
+func (rw *rowWriter) safe(s string) {
+	if s == "" || !formulaStart(s[0]) {
+		rw.field(s)
+		return
+	}
+	rw.scratch = append(append(rw.scratch[:0], '\''), s...)
+	rw.field(rw.scratchString())
+}
+
+// list writes vs as SafeCell(JoinList(vs)) does.
+func (rw *rowWriter) list(vs []string) {
+	switch {
+	case len(vs) == 0:
+		rw.field("")
+		return
+	case len(vs) == 1 && !strings.ContainsAny(vs[0], `;\`):
+		rw.safe(vs[0])
+		return
+	}
+	b := rw.scratch[:0]
+	if vs[0] != "" && formulaStart(vs[0][0]) {
+		b = append(b, '\'')
+	}
+	for i, v := range vs {
+		if i > 0 {
+			b = append(b, record.ListSep...)
+		}
+		for j := 0; j < len(v); j++ {
+			if c := v[j]; c == ';' || c == '\\' {
+				b = append(b, '\\')
+			}
+			b = append(b, v[j])
+		}
+	}
+	rw.scratch = b
+	rw.field(rw.scratchString())
+}
+
+// year writes formatYear(y).
+func (rw *rowWriter) year(y int) {
+	if y == 0 {
+		rw.field("")
+		return
+	}
+	rw.scratch = strconv.AppendInt(rw.scratch[:0], int64(y), 10)
+	rw.field(rw.scratchString())
+}
+
+// time writes formatTime(t), remembering the last value of column slot
+// i: the times of one run repeat across thousands of rows.
+func (rw *rowWriter) time(i int, t time.Time) {
+	rw.field(rw.times[i].format(t))
+}
+
+// end finishes the row.
+func (rw *rowWriter) end() {
+	rw.w.WriteString("\r\n")
+	rw.started = false
+}
+
+// row writes a whole row of fields as they are.
+func (rw *rowWriter) row(fields ...string) {
+	for _, f := range fields {
+		rw.field(f)
+	}
+	rw.end()
+}
+
+// scratchString is the scratch buffer as a string, without a copy: it
+// is only ever passed to field, which writes it out and keeps nothing.
+func (rw *rowWriter) scratchString() string {
+	return unsafe.String(unsafe.SliceData(rw.scratch), len(rw.scratch))
+}
+
+func formulaStart(c byte) bool {
+	switch c {
+	case '=', '+', '-', '@', '\t', '\r':
+		return true
+	}
+	return false
+}
+
+// timeCell caches the formatTime of the last time it was given.
+type timeCell struct {
+	ok  bool
+	t   time.Time
+	out string
+}
+
+func (c *timeCell) format(t time.Time) string {
+	if !c.ok || !t.Equal(c.t) {
+		c.ok, c.t, c.out = true, t, formatTime(t)
+	}
+	return c.out
+}

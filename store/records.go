@@ -1,0 +1,172 @@
+package store
+
+import (
+	"context"
+	"database/sql/driver"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/harvest-dev/harvest/record"
+)
+
+// recordColumns are the columns EachRecord reads, from records r joined
+// with versions v, in the order recordRow takes them.
+const recordColumns = `r.key, r.content_hash, r.first_seen, r.last_seen, r.last_changed,
+	r.removed_at, CAST(v.content AS TEXT)`
+
+// EachRecord calls fn for each record selected by f, ordered by source
+// and key, with its bookkeeping filled. Rows are streamed, not loaded at
+// once; fn must not keep the record pointer past the call (the lists,
+// Extra map and strings it points to are its own and may be kept). An
+// error from fn stops the walk and is returned as is.
+//
+// It reads the rows through the SQLite driver itself rather than
+// database/sql's Scan: an export of a million records is bound by the
+// per-row cost here (store/internal/exportbench).
+func (s *Store) EachRecord(ctx context.Context, f RecordFilter, fn func(*record.Record) error) error {
+	// One query per source, in source order: the source is then a
+	// parameter, not a column copied out of every row.
+	srcWhere, srcArgs := inList(nil, nil, "source", f.Sources)
+	sources, err := s.queryStrings(ctx, `SELECT DISTINCT source FROM records`+whereClause(srcWhere)+` ORDER BY source`, srcArgs...)
+	if err != nil {
+		return fmt.Errorf("list records: %w", err)
+	}
+	if len(sources) == 0 {
+		return nil
+	}
+	where := []string{"r.source = ?"}
+	var keys string
+	if len(f.Keys) > 0 {
+		b, err := json.Marshal(f.Keys)
+		if err != nil {
+			return fmt.Errorf("list records: %w", err)
+		}
+		keys = string(b)
+		where = append(where, "r.key IN (SELECT value FROM json_each(?))")
+	}
+	if !f.IncludeRemoved {
+		where = append(where, "r.removed_at IS NULL")
+	}
+	query := `SELECT ` + recordColumns + ` FROM records r JOIN versions v ON v.id = r.version_id` +
+		whereClause(where) + ` ORDER BY r.key`
+
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("list records: %w", err)
+	}
+	defer conn.Close()
+	var fnErr error // fn's error, returned as is
+	err = conn.Raw(func(dc any) error {
+		q, ok := dc.(driver.QueryerContext)
+		if !ok {
+			return fmt.Errorf("driver connection %T cannot query", dc)
+		}
+		args := []driver.NamedValue{{Ordinal: 1}, {Ordinal: 2, Value: keys}}
+		if keys == "" {
+			args = args[:1]
+		}
+		dest := make([]driver.Value, 7)
+		var r record.Record // reused: fn may not keep it
+		for _, source := range sources {
+			args[0].Value = source
+			fnErr = eachSourceRecord(ctx, q, query, args, dest, &r, source, fn)
+			if fnErr != nil {
+				if errors.Is(fnErr, errDriver) {
+					err, fnErr = fnErr, nil
+					return err
+				}
+				return nil
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return ctx.Err()
+		}
+		return fmt.Errorf("list records: %w", err)
+	}
+	return fnErr
+}
+
+// errDriver marks an error of eachSourceRecord's own (the query, a
+// row) from one fn returned.
+var errDriver = errors.New("read records")
+
+// eachSourceRecord runs query for one source and calls fn for each row;
+// an error of its own wraps errDriver, fn's is returned as is.
+func eachSourceRecord(ctx context.Context, q driver.QueryerContext, query string, args []driver.NamedValue,
+	dest []driver.Value, r *record.Record, source string, fn func(*record.Record) error) error {
+	rows, err := q.QueryContext(ctx, query, args)
+	if err != nil {
+		return fmt.Errorf("%w: source %s: %w", errDriver, source, err)
+	}
+	defer rows.Close()
+	for {
+		if err := rows.Next(dest); err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return fmt.Errorf("%w: source %s: %w", errDriver, source, err)
+		}
+		if err := recordRow(dest, r, source); err != nil {
+			return fmt.Errorf("%w: %w", errDriver, err)
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+}
+
+var errColumn = errors.New("unexpected column type")
+
+// recordRow sets r from one row of recordColumns of source.
+func recordRow(dest []driver.Value, r *record.Record, source string) error {
+	key, ok1 := dest[0].(string)
+	hash, ok2 := dest[1].(string)
+	content, ok3 := dest[6].(string)
+	if !ok1 || !ok2 || !ok3 {
+		return fmt.Errorf("source %s key %v: %w", source, dest[0], errColumn)
+	}
+	*r = record.Record{Source: source, Key: key, ContentHash: hash,
+		FirstSeen: nanosValue(dest[2]), LastSeen: nanosValue(dest[3]), LastChanged: nanosValue(dest[4])}
+	if dest[5] != nil {
+		t := nanosValue(dest[5])
+		r.RemovedAt = &t
+	}
+	if err := decodeContent(content, r); err != nil {
+		return fmt.Errorf("source %s key %s: decode: %w", source, key, err)
+	}
+	return nil
+}
+
+// nanosValue is fromNanos for a driver value: an int64 of unix
+// nanoseconds, or nil for the zero time.
+func nanosValue(v driver.Value) time.Time {
+	n, ok := v.(int64)
+	if !ok {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+// queryStrings returns the one text column of query's rows.
+func (s *Store) queryStrings(ctx context.Context, query string, args ...any) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
