@@ -7,6 +7,7 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 )
@@ -14,10 +15,31 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if len(os.Args) > 1 && os.Args[1] == "export" {
+		streamingGC(os.Getenv)
+	}
 	os.Exit(run(ctx, os.Args[1:], &env{
 		stdout: os.Stdout,
 		stderr: os.Stderr,
 		getenv: os.Getenv,
 		now:    time.Now,
 	}))
+}
+
+// streamingGCLimit is the heap an export lets grow before it collects.
+const streamingGCLimit = 64 << 20
+
+// streamingGC tunes the garbage collector of an export process, unless
+// the user set GOGC or GOMEMLIMIT: an export streams gigabytes through a
+// live heap of a few rows, and the default (collect whenever the heap
+// doubles from ~4 MB) then collects hundreds of times a second. Collecting
+// only as the heap nears streamingGCLimit exports 10-20% faster
+// (store/internal/exportbench) and keeps peak RSS near 70 MB. It is set
+// here, for the process, and not in run, which tests call in-process.
+func streamingGC(getenv func(string) string) {
+	if getenv("GOGC") != "" || getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	debug.SetMemoryLimit(streamingGCLimit)
+	debug.SetGCPercent(-1)
 }
