@@ -119,6 +119,7 @@ type applier struct {
 	run     Run
 	changes []Change
 	dups    dupKeys // staged records ignored for a repeated key
+	seen    int     // distinct keys the run saw, with or without content
 }
 
 // item is one staged record with what the store holds of its key.
@@ -211,7 +212,7 @@ func (a *applier) apply(ctx context.Context) (*RunResult, error) {
 		FinishedAt: orNow(in.FinishedAt, now),
 		Status:     in.Status,
 		Reason:     in.Reason,
-		RunCounts:  RunCounts{Dropped: in.Dropped},
+		RunCounts:  RunCounts{Dropped: in.Dropped, Seen: a.seen},
 	}
 	res, err := a.tx.ExecContext(ctx,
 		`INSERT INTO runs (source, started_at, finished_at, applied_at, status, reason) VALUES (?, ?, ?, ?, ?, ?)`,
@@ -269,15 +270,6 @@ func (a *applier) apply(ctx context.Context) (*RunResult, error) {
 		b.args = append(make([]any, 0, 3+batchRows*b.width), in.Source, a.runID, now.UnixNano())
 	}
 
-	var nCurrent int
-	if err := a.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM records WHERE source = ? AND removed_at IS NULL`, in.Source).Scan(&nCurrent); err != nil {
-		return nil, fmt.Errorf("count current records: %w", err)
-	}
-	// Every key the run saw, with or without content, once.
-	if err := a.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM temp.run_seen`).Scan(&a.run.Seen); err != nil {
-		return nil, fmt.Errorf("count seen keys: %w", err)
-	}
-
 	// Records, in the order seen: the first occurrence of a key wins.
 	if err := a.applyItems(ctx); err != nil {
 		return nil, err
@@ -289,18 +281,19 @@ func (a *applier) apply(ctx context.Context) (*RunResult, error) {
 		return nil, err
 	}
 
-	if a.run.Status == StatusComplete && a.run.Seen == 0 && nCurrent > 0 {
-		n, err := a.lastCompleteSeen(ctx)
+	if a.run.Status == StatusComplete && a.run.Seen == 0 {
+		nCurrent, err := a.currentBefore(ctx)
 		if err != nil {
 			return nil, err
 		}
-		if n == 0 {
-			n = nCurrent
+		if nCurrent > 0 {
+			if err := a.zeroSeen(ctx, nCurrent); err != nil {
+				return nil, err
+			}
 		}
-		a.suspect(fmt.Sprintf("zero items where the last complete run had %d", n))
 	}
 	if a.run.Status == StatusComplete {
-		if err := a.countMisses(ctx, nCurrent); err != nil {
+		if err := a.countMisses(ctx); err != nil {
 			return nil, err
 		}
 		if err := a.flush(ctx); err != nil {
@@ -324,6 +317,30 @@ func (a *applier) apply(ctx context.Context) (*RunResult, error) {
 		a.changes = nil
 	}
 	return &RunResult{Run: a.run, Changes: a.changes}, nil
+}
+
+// zeroSeen turns a complete run that saw nothing suspect.
+func (a *applier) zeroSeen(ctx context.Context, nCurrent int) error {
+	n, err := a.lastCompleteSeen(ctx)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		n = nCurrent
+	}
+	a.suspect(fmt.Sprintf("zero items where the last complete run had %d", n))
+	return nil
+}
+
+// currentBefore is how many current (not removed) records the source had
+// before the run: those current now, less the ones this run added or
+// restored (nothing is removed before countMisses).
+func (a *applier) currentBefore(ctx context.Context) (int, error) {
+	var n int
+	if err := a.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM records WHERE source = ? AND removed_at IS NULL`, a.in.Source).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count current records: %w", err)
+	}
+	return n - a.run.Added - a.run.Restored, nil
 }
 
 // dupKeys counts the staged records ignored for a repeated key and
@@ -687,7 +704,7 @@ type missing struct {
 
 // countMisses counts a complete run's misses and removes what has been
 // missing long enough, unless the removal guard holds the removals back.
-func (a *applier) countMisses(ctx context.Context, nCurrent int) error {
+func (a *applier) countMisses(ctx context.Context) error {
 	k := a.in.Guards.MissingRuns
 	if k <= 0 {
 		k = DefaultMissingRuns
@@ -720,6 +737,12 @@ func (a *applier) countMisses(ctx context.Context, nCurrent int) error {
 	rows.Close()
 	if err != nil {
 		return fmt.Errorf("find missed records: %w", err)
+	}
+	nCurrent := 0
+	if len(candidates) > 0 {
+		if nCurrent, err = a.currentBefore(ctx); err != nil {
+			return err
+		}
 	}
 	if len(candidates) > 0 && float64(len(candidates)) > share*float64(nCurrent) {
 		a.run.Held = len(candidates)

@@ -39,7 +39,8 @@ type RunSession struct {
 	seenStmts  map[int]*sql.Stmt
 	claimStmts map[int]*sql.Stmt
 	dups       dupKeys // records ignored for a key already staged
-	insPage    *sql.Stmt
+	seen       int     // distinct keys staged (run_seen rows)
+	pages      batch   // staged page outcomes, written in batches
 	stmts      []*sql.Stmt
 	seenArgs   []any
 	finished   bool
@@ -90,11 +91,13 @@ func (s *Store) beginRun(ctx context.Context, source string, ignore []string, ke
 	// The batch's three shared values (?1-?3) are not used here: bound
 	// to nothing, they keep batch.sqlFor's numbering.
 	rs.items.args = append(make([]any, 0, 3+batchRows*rs.items.width), nil, nil, nil)
-	if err := rs.prepare(ctx, &rs.insPage, `INSERT INTO temp.run_staged_pages (seq, url, status, bytes, duration_ns, items, error, not_modified,
-		etag, last_modified, body_hash, keys, next) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`); err != nil {
-		rs.Close()
-		return nil, fmt.Errorf("source %s: begin run: %w", source, err)
+	rs.pages = batch{
+		head: `INSERT INTO temp.run_staged_pages (seq, url, status, bytes, duration_ns, items, error, not_modified,
+			etag, last_modified, body_hash, keys, next) VALUES `,
+		row:   `(?%d, ?%d, ?%d, ?%d, ?%d, ?%d, ?%d, ?%d, ?%d, ?%d, ?%d, ?%d, ?%d)`,
+		width: 13,
 	}
+	rs.pages.args = append(make([]any, 0, 3+pageRows*rs.pages.width), nil, nil, nil)
 	return rs, nil
 }
 
@@ -240,6 +243,7 @@ func (rs *RunSession) claim(ctx context.Context, recs []record.Record) (first []
 				first[lo+i] = v
 				if v {
 					newKeys++
+					rs.seen++
 				}
 				inserted[key] = false
 				continue
@@ -296,6 +300,7 @@ func (rs *RunSession) addSeen(ctx context.Context, keys []string) (int, error) {
 			return 0, fmt.Errorf("source %s: stage %d seen keys: %w", rs.source, k, err)
 		}
 		n += int(added)
+		rs.seen += int(added)
 		keys = keys[k:]
 	}
 	clear(rs.seenArgs)
@@ -316,39 +321,53 @@ func (rs *RunSession) AddPage(ctx context.Context, p PageOutcome) error {
 	if err != nil {
 		return fmt.Errorf("source %s: stage page %s: encode next links: %w", rs.source, p.URL, err)
 	}
-	if _, err := rs.insPage.ExecContext(ctx, rs.nextPage, p.URL, p.Status, p.Bytes, int64(p.Duration), p.Items, p.Err, p.NotModified,
-		p.ETag, p.LastModified, p.BodyHash, kj, nj); err != nil {
-		return fmt.Errorf("source %s: stage page %s: %w", rs.source, p.URL, err)
-	}
+	rs.pages.args = append(rs.pages.args, rs.nextPage, p.URL, p.Status, p.Bytes, int64(p.Duration), p.Items, p.Err, p.NotModified,
+		p.ETag, p.LastModified, p.BodyHash, kj, nj)
 	rs.nextPage++
+	if rs.pages.rows() >= pageRows {
+		return rs.flushBatch(ctx, &rs.pages, "pages")
+	}
 	return nil
 }
 
+// pageRows is how many staged page outcomes one INSERT writes.
+const pageRows = 50
+
 // flushItems writes the queued staged records.
 func (rs *RunSession) flushItems(ctx context.Context) error {
-	n := rs.items.rows()
+	if err := rs.flushBatch(ctx, &rs.items, "records"); err != nil {
+		return err
+	}
+	rs.content = rs.content[:0]
+	return nil
+}
+
+// flushBatch writes a batch of staged rows (b's first three values are
+// unused) and empties it.
+func (rs *RunSession) flushBatch(ctx context.Context, b *batch, what string) error {
+	n := b.rows()
 	if n == 0 {
 		return nil
 	}
-	st := rs.items.full
-	if n != batchRows || st == nil {
+	st := b.full
+	full := b == &rs.items && n == batchRows || b == &rs.pages && n == pageRows
+	if !full || st == nil {
 		var err error
-		if st, err = rs.conn.PrepareContext(ctx, rs.items.sqlFor(n)); err != nil {
-			return fmt.Errorf("source %s: stage records: prepare: %w", rs.source, err)
+		if st, err = rs.conn.PrepareContext(ctx, b.sqlFor(n)); err != nil {
+			return fmt.Errorf("source %s: stage %s: prepare: %w", rs.source, what, err)
 		}
-		if n == batchRows {
-			rs.items.full = st
+		if full {
+			b.full = st
 			rs.stmts = append(rs.stmts, st)
 		} else {
 			defer st.Close()
 		}
 	}
-	if _, err := st.ExecContext(ctx, rs.items.args...); err != nil {
-		return fmt.Errorf("source %s: stage %d records: %w", rs.source, n, err)
+	if _, err := st.ExecContext(ctx, b.args...); err != nil {
+		return fmt.Errorf("source %s: stage %d %s: %w", rs.source, n, what, err)
 	}
-	clear(rs.items.args[3:])
-	rs.items.args = rs.items.args[:3]
-	rs.content = rs.content[:0]
+	clear(b.args[3:])
+	b.args = b.args[:3]
 	return nil
 }
 
@@ -382,6 +401,9 @@ func (rs *RunSession) Finish(ctx context.Context, in RunInput) (*RunResult, erro
 	if err := rs.flushItems(ctx); err != nil {
 		return nil, fmt.Errorf("source %s: apply run: %w", in.Source, err)
 	}
+	if err := rs.flushBatch(ctx, &rs.pages, "pages"); err != nil {
+		return nil, fmt.Errorf("source %s: apply run: %w", in.Source, err)
+	}
 	rs.finished = true
 	in.Records, in.SeenKeys, in.Pages = nil, nil, nil
 	if _, err := rs.conn.ExecContext(ctx, `COMMIT`); err != nil {
@@ -394,7 +416,7 @@ func (rs *RunSession) Finish(ctx context.Context, in RunInput) (*RunResult, erro
 		return nil, fmt.Errorf("source %s: apply run: begin: %w", in.Source, err)
 	}
 	defer tx.Rollback()
-	a := &applier{s: s, tx: tx, in: &in, now: s.opts.Now().UTC(), keep: rs.keep, dups: rs.dups}
+	a := &applier{s: s, tx: tx, in: &in, now: s.opts.Now().UTC(), keep: rs.keep, dups: rs.dups, seen: rs.seen}
 	defer a.close()
 	res, err := a.apply(ctx)
 	if err != nil {
