@@ -115,11 +115,13 @@ type applier struct {
 	records                 batch
 	changeRows              batch
 	hooked                  int // a.changes[:hooked] went through OnChange
+	content                 []byte
 
 	run     Run
 	changes []Change
-	dups    dupKeys // staged records ignored for a repeated key
-	seen    int     // distinct keys the run saw, with or without content
+	dups    dupKeys          // staged records ignored for a repeated key
+	seen    int              // distinct keys the run saw, with or without content
+	held    []*record.Record // the staged records by seq, when the caller holds them
 }
 
 // item is one staged record with what the store holds of its key.
@@ -247,11 +249,12 @@ func (a *applier) apply(ctx context.Context) (*RunResult, error) {
 	a.nextVersion++
 	a.nextChange++
 	// A version's content is copied from the staged record (?seq) by
-	// SQLite itself: the bytes never come back to Go.
+	// SQLite itself, the bytes never coming back to Go; or, when the
+	// caller holds the records, bound from them.
 	a.versions = batch{
 		head:  `INSERT INTO versions (id, source, key, run_id, at, content_hash, full_hash, content) VALUES `,
-		row:   `(?%d, ?1, ?%d, ?2, ?3, ?%d, ?%d, (SELECT content FROM temp.run_items WHERE seq = ?%d))`,
-		width: 5,
+		row:   `(?%d, ?1, ?%d, ?2, ?3, ?%d, ?%d, COALESCE(?%d, (SELECT content FROM temp.run_items WHERE seq = ?%d)))`,
+		width: 6,
 	}
 	// One upsert for added, updated and restored records.
 	a.records = batch{
@@ -351,11 +354,12 @@ type dupKeys struct {
 }
 
 // applyItems applies the staged records chunk by chunk, each read with
-// the store's state of its key. Rows written for one chunk's keys do not
+// the store's state of its key; those staged without content because
+// they were unchanged are read only if they no longer are. Rows written for one chunk's keys do not
 // touch the state of another chunk's (each key is staged once).
 func (a *applier) applyItems(ctx context.Context) error {
 	// The record's content is read only when the change keeps it.
-	needContent := a.keep || a.s.opts.OnChange != nil
+	needContent := (a.keep || a.s.opts.OnChange != nil) && a.held == nil
 	chunk := make([]item, 0, chunkRows)
 	curs := make([]current, chunkRows)
 	last := int64(-1)
@@ -367,7 +371,9 @@ func (a *applier) applyItems(ctx context.Context) error {
 				r.version_id, r.content_hash, CASE WHEN r.full_hash IN ('', r.content_hash) THEN NULL ELSE r.full_hash END,
 				r.removed_at IS NOT NULL, r.last_changed
 			FROM temp.run_items s LEFT JOIN records r ON r.source = ?1 AND r.key = s.key
-			WHERE s.seq > ?2 ORDER BY s.seq LIMIT ?4`, a.in.Source, last, needContent, chunkRows)
+			WHERE s.seq > ?2 AND (s.content IS NOT NULL OR s.held OR r.version_id IS NULL OR r.removed_at IS NOT NULL OR r.content_hash <> s.hash
+				OR CASE WHEN r.full_hash = '' THEN r.content_hash ELSE r.full_hash END <> CASE WHEN s.full = '' THEN s.hash ELSE s.full END)
+			ORDER BY s.seq LIMIT ?4`, a.in.Source, last, needContent, chunkRows)
 		if err != nil {
 			return fmt.Errorf("read staged records: %w", err)
 		}
@@ -522,11 +528,20 @@ func (a *applier) applyRecord(ctx context.Context, it *item) error {
 // itemRecord decodes a staged record's content (read now unless the
 // chunk carried it).
 func (a *applier) itemRecord(ctx context.Context, it *item) (*record.Record, error) {
+	if a.held != nil {
+		r := *a.held[it.seq]
+		r.Source, r.Key, r.ContentHash = a.in.Source, it.key, it.hash
+		return &r, nil
+	}
 	content := it.content
 	if content == nil {
 		if err := a.getItem.QueryRowContext(ctx, it.seq).Scan(&content); err != nil {
 			return nil, fmt.Errorf("read staged record: %w", err)
 		}
+	}
+	if content == nil {
+		// Staged as unchanged, and changed since: another writer.
+		return nil, errors.New("the stored record changed while the run was staged; run it again")
 	}
 	r := &record.Record{}
 	if err := decodeContent(string(content), r); err != nil {
@@ -541,7 +556,19 @@ func (a *applier) itemRecord(ctx context.Context, it *item) (*record.Record, err
 func (a *applier) insertVersion(it *item) int64 {
 	id := a.nextVersion
 	a.nextVersion++
-	a.versions.args = append(a.versions.args, id, it.key, it.hash, storedFull(it.hash, it.full), it.seq)
+	var content any
+	if a.held != nil {
+		// The bytes live in a.content until the batch is written (the
+		// driver copies what it binds); a full buffer is replaced, not
+		// reused, so that queued rows keep their bytes.
+		if len(a.content)+4096 > cap(a.content) {
+			a.content = make([]byte, 0, max(256<<10, 2*cap(a.content)))
+		}
+		start := len(a.content)
+		a.content = appendContent(a.content, a.held[it.seq])
+		content = a.content[start:len(a.content):len(a.content)]
+	}
+	a.versions.args = append(a.versions.args, id, it.key, it.hash, storedFull(it.hash, it.full), content, it.seq)
 	return id
 }
 
@@ -616,6 +643,9 @@ func (a *applier) write(ctx context.Context, b *batch) error {
 	}
 	clear(b.args[3:])
 	b.args = b.args[:3]
+	if b == &a.versions {
+		a.content = a.content[:0]
+	}
 	return nil
 }
 

@@ -40,7 +40,11 @@ type RunSession struct {
 	claimStmts map[int]*sql.Stmt
 	dups       dupKeys // records ignored for a key already staged
 	seen       int     // distinct keys staged (run_seen rows)
-	pages      batch   // staged page outcomes, written in batches
+	// held are the staged records by seq when the caller holds them
+	// anyway (ApplyRun): changes then point at them, not at decoded
+	// copies.
+	held       []*record.Record
+	pages      batch // staged page outcomes, written in batches
 	stmts      []*sql.Stmt
 	seenArgs   []any
 	finished   bool
@@ -50,10 +54,11 @@ type RunSession struct {
 
 // stagingSchema is the session's temporary tables. run_items holds the
 // records in the order the crawl saw them (seq), the first occurrence of
-// each key only; run_seen every key the run saw, rec = 1 when with
+// each key only, without content when the store held it unchanged as it
+// was staged or when the caller holds the record (held = 1, ApplyRun); run_seen every key the run saw, rec = 1 when with
 // content; run_staged_pages the page outcomes in order.
 const stagingSchema = `
-CREATE TEMP TABLE run_items (seq INTEGER PRIMARY KEY, key TEXT NOT NULL, hash TEXT NOT NULL, full TEXT NOT NULL, content BLOB NOT NULL);
+CREATE TEMP TABLE run_items (seq INTEGER PRIMARY KEY, key TEXT NOT NULL, hash TEXT NOT NULL, full TEXT NOT NULL, content BLOB, held INTEGER NOT NULL);
 CREATE TEMP TABLE run_seen (key TEXT PRIMARY KEY, rec INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
 CREATE TEMP TABLE run_staged_pages (seq INTEGER PRIMARY KEY, url TEXT NOT NULL, status INTEGER NOT NULL, bytes INTEGER NOT NULL,
 	duration_ns INTEGER NOT NULL, items INTEGER NOT NULL, error TEXT NOT NULL, not_modified INTEGER NOT NULL,
@@ -84,9 +89,9 @@ func (s *Store) beginRun(ctx context.Context, source string, ignore []string, ke
 		return nil, fmt.Errorf("source %s: begin run: create staging tables: %w", source, err)
 	}
 	rs.items = batch{
-		head:  `INSERT INTO temp.run_items (seq, key, hash, full, content) VALUES `,
-		row:   `(?%d, ?%d, ?%d, ?%d, ?%d)`,
-		width: 5,
+		head:  `INSERT INTO temp.run_items (seq, key, hash, full, content, held) VALUES `,
+		row:   `(?%d, ?%d, ?%d, ?%d, ?%d, ?%d)`,
+		width: 6,
 	}
 	// The batch's three shared values (?1-?3) are not used here: bound
 	// to nothing, they keep batch.sqlFor's numbering.
@@ -168,11 +173,42 @@ func (rs *RunSession) AddRecords(ctx context.Context, recs []record.Record) (new
 		return 0, err
 	}
 	hashes, fulls := hashAll(recs, rs.ignore)
+	stored, err := rs.stored(ctx, recs, first)
+	if err != nil {
+		return 0, err
+	}
 	for i := range recs {
 		r := &recs[i]
 		if !first[i] {
 			if rs.dups.n++; len(rs.dups.shown) < 5 {
 				rs.dups.shown = append(rs.dups.shown, r.Key)
+			}
+			continue
+		}
+		if rs.keep {
+			rs.held = append(rs.held, r)
+		}
+		full := storedFull(hashes[i], fulls[i])
+		if st, ok := stored[r.Key]; ok && st.hash == hashes[i] && st.full == full {
+			// Unchanged in the store: staged without content, for Finish
+			// to check that it still is.
+			rs.items.args = append(rs.items.args, rs.nextItem, r.Key, hashes[i], full, nil, false)
+			rs.nextItem++
+			if rs.items.rows() >= batchRows {
+				if err := rs.flushItems(ctx); err != nil {
+					return 0, err
+				}
+			}
+			continue
+		}
+		if rs.keep {
+			// The caller holds the record: its content is not staged.
+			rs.items.args = append(rs.items.args, rs.nextItem, r.Key, hashes[i], full, nil, true)
+			rs.nextItem++
+			if rs.items.rows() >= batchRows {
+				if err := rs.flushItems(ctx); err != nil {
+					return 0, err
+				}
 			}
 			continue
 		}
@@ -185,7 +221,7 @@ func (rs *RunSession) AddRecords(ctx context.Context, recs []record.Record) (new
 		start := len(rs.content)
 		rs.content = appendContent(rs.content, r)
 		c := rs.content[start:len(rs.content):len(rs.content)]
-		rs.items.args = append(rs.items.args, rs.nextItem, r.Key, hashes[i], storedFull(hashes[i], fulls[i]), c)
+		rs.items.args = append(rs.items.args, rs.nextItem, r.Key, hashes[i], full, c, false)
 		rs.nextItem++
 		if rs.items.rows() >= batchRows {
 			if err := rs.flushItems(ctx); err != nil {
@@ -195,6 +231,56 @@ func (rs *RunSession) AddRecords(ctx context.Context, recs []record.Record) (new
 	}
 	rs.stagedRecs += len(recs)
 	return newKeys, nil
+}
+
+// storedState is the store's current hashes of a key (full as stored:
+// "" when it is the content hash).
+type storedState struct{ hash, full string }
+
+// stored reads the hashes the store holds of the current (not removed)
+// records among recs[i] with first[i], through the store's own
+// connections: the session's connection holds no snapshot of the store
+// while the run is crawled.
+func (rs *RunSession) stored(ctx context.Context, recs []record.Record, first []bool) (map[string]storedState, error) {
+	out := map[string]storedState{}
+	for lo := 0; lo < len(recs); lo += batchRows * 5 {
+		var keys []string
+		for i := lo; i < min(lo+batchRows*5, len(recs)); i++ {
+			if first[i] {
+				keys = append(keys, recs[i].Key)
+			}
+		}
+		if len(keys) == 0 {
+			continue
+		}
+		kj, err := jsonList(keys)
+		if err != nil {
+			return nil, fmt.Errorf("source %s: stage records: encode keys: %w", rs.source, err)
+		}
+		rows, err := rs.s.db.QueryContext(ctx, `SELECT key, content_hash, full_hash FROM records
+			WHERE source = ? AND key IN (SELECT value FROM json_each(?)) AND removed_at IS NULL`, rs.source, kj)
+		if err != nil {
+			return nil, fmt.Errorf("source %s: stage records: read stored state: %w", rs.source, err)
+		}
+		for rows.Next() {
+			var k string
+			var st storedState
+			if err := rows.Scan(&k, &st.hash, &st.full); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("source %s: stage records: read stored state: %w", rs.source, err)
+			}
+			if st.full == st.hash {
+				st.full = ""
+			}
+			out[k] = st
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("source %s: stage records: read stored state: %w", rs.source, err)
+		}
+	}
+	return out, nil
 }
 
 // claim marks the keys of recs seen with content. first[i] reports that
@@ -416,7 +502,7 @@ func (rs *RunSession) Finish(ctx context.Context, in RunInput) (*RunResult, erro
 		return nil, fmt.Errorf("source %s: apply run: begin: %w", in.Source, err)
 	}
 	defer tx.Rollback()
-	a := &applier{s: s, tx: tx, in: &in, now: s.opts.Now().UTC(), keep: rs.keep, dups: rs.dups, seen: rs.seen}
+	a := &applier{s: s, tx: tx, in: &in, now: s.opts.Now().UTC(), keep: rs.keep, dups: rs.dups, seen: rs.seen, held: rs.held}
 	defer a.close()
 	res, err := a.apply(ctx)
 	if err != nil {
