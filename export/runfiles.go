@@ -79,7 +79,13 @@ func RunDir(outDir, source string, runID int64) string {
 // each replaced atomically and the manifest last; it is left alone when
 // it already holds a newer run. The returned manifest is the run's.
 func WriteRunFiles(ctx context.Context, outDir string, res *store.RunResult, o Options) (*Manifest, error) {
-	run := res.Run
+	return WriteRunFilesFrom(ctx, outDir, res.Run, changeSlice(res.Changes), o)
+}
+
+// WriteRunFilesFrom is WriteRunFiles with the run's changes read from src
+// (a *store.Store: those with run id run.ID), for a run whose changes are
+// not held in memory.
+func WriteRunFilesFrom(ctx context.Context, outDir string, run store.Run, src ChangeSource, o Options) (*Manifest, error) {
 	if err := checkPathPart(run.Source); err != nil {
 		return nil, fmt.Errorf("run files of run %d: source: %w", run.ID, err)
 	}
@@ -99,11 +105,10 @@ func WriteRunFiles(ctx context.Context, outDir string, res *store.RunResult, o O
 		Counts:        run.RunCounts,
 		Files:         []FileEntry{},
 	}
-	src := changeSlice(res.Changes)
 	csvOpts := Options{Format: FormatCSV, Excel: o.Excel, ExtraColumns: o.ExtraColumns, Now: o.Now}
 	jsonlOpts := Options{Format: FormatJSONL, Now: o.Now}
 	for _, g := range runFileGroups {
-		f := store.ChangeFilter{Kinds: g.kinds}
+		f := store.ChangeFilter{Kinds: g.kinds, RunID: run.ID}
 		for _, fo := range []Options{csvOpts, jsonlOpts} {
 			if err := ctx.Err(); err != nil {
 				return nil, fmt.Errorf("run files of source %s run %d: %w", run.Source, run.ID, err)
@@ -198,7 +203,8 @@ func utcSecond(t time.Time) time.Time {
 }
 
 // changeSlice is a ChangeSource over changes in memory (one run's),
-// honouring the filter's Kinds, Sources and AfterID.
+// honouring the filter's Kinds, Sources, AfterID and RunID (a change
+// without a run id passes it).
 type changeSlice []store.Change
 
 func (s changeSlice) EachChange(ctx context.Context, f store.ChangeFilter, fn func(*store.Change) error) error {
@@ -206,7 +212,8 @@ func (s changeSlice) EachChange(ctx context.Context, f store.ChangeFilter, fn fu
 		c := &s[i]
 		if len(f.Kinds) > 0 && !slices.Contains(f.Kinds, c.Kind) ||
 			len(f.Sources) > 0 && !slices.Contains(f.Sources, c.Source) ||
-			f.AfterID > 0 && c.ID <= f.AfterID {
+			f.AfterID > 0 && c.ID <= f.AfterID ||
+			f.RunID > 0 && c.RunID != 0 && c.RunID != f.RunID {
 			continue
 		}
 		if err := fn(c); err != nil {

@@ -39,14 +39,15 @@ type Crawler interface {
 
 // Store is what a run needs of the store: the remembered state of a page
 // (nil when unknown), the stored records of some keys (for the detail
-// follow), the transaction that applies a whole run, and the changes the
-// feeds are made of.
+// follow), the session that stages a run as it is crawled and applies it
+// as one transaction, and the changes the change files and feeds are
+// made of.
 type Store interface {
 	PageState(ctx context.Context, source, url string) (*store.PageState, error)
 	EachRecord(ctx context.Context, f store.RecordFilter, fn func(*record.Record) error) error
 	EachChange(ctx context.Context, f store.ChangeFilter, fn func(*store.Change) error) error
 	LastRun(ctx context.Context, source string) (*store.Run, error)
-	ApplyRun(ctx context.Context, in store.RunInput) (*store.RunResult, error)
+	BeginRun(ctx context.Context, source string, ignoreChanges []string) (*store.RunSession, error)
 }
 
 // FromCrawler adapts *crawler.Crawler to the Crawler interface.
@@ -94,6 +95,9 @@ type Progress struct {
 }
 
 // Result is a stored run with what the run step observed on the way.
+// Its RunResult.Changes is nil: a run's changes can be as many as the
+// site's records, so they are read back from the store
+// (Store.EachChange with ChangeFilter{RunID: Run.ID}).
 type Result struct {
 	store.RunResult
 	Warnings []parser.Warning
@@ -118,7 +122,16 @@ func Run(ctx context.Context, d Deps, s *seeds.Seed) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", s.ID, err)
 	}
-	w := &walk{d: d, seed: s, rules: rules, log: d.Logger.With("source", s.ID), seen: map[string]bool{}, keys: map[string]bool{}, bodies: map[string]string{}, detailURLs: map[string]string{}}
+	sess, err := d.Store.BeginRun(ctx, s.ID, s.IgnoreChanges)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: store run: %w", s.ID, err)
+	}
+	defer sess.Close()
+	// A store failing while the run is staged stops the walk.
+	walkCtx, stopWalk := context.WithCancelCause(ctx)
+	defer stopWalk(nil)
+	w := &walk{d: d, seed: s, rules: rules, log: d.Logger.With("source", s.ID), sess: sess, stop: stopWalk,
+		seen: map[string]bool{}, bodies: map[string]string{}, detailURLs: map[string]string{}}
 	w.started = d.Now()
 	in := store.RunInput{
 		Source:        s.ID,
@@ -144,13 +157,14 @@ func Run(ctx context.Context, d Deps, s *seeds.Seed) (*Result, error) {
 				w.log.Warn("page states unavailable; asking page by page", "err", err)
 			}
 		}
-		w.run(ctx)
-		w.details(ctx)
+		w.run(walkCtx)
+		w.details(walkCtx)
+		w.stageHeld(walkCtx)
+		if w.stageErr != nil {
+			return nil, fmt.Errorf("source %s: store run: %w", s.ID, w.stageErr)
+		}
 		in.Status, in.Reason = w.verdict(ctx)
 	}
-	in.Records = w.records
-	in.SeenKeys = w.seenKeys
-	in.Pages = w.pages
 	in.Dropped = w.dropped
 	for _, wr := range w.warnings {
 		in.Warnings = append(in.Warnings, wr.String())
@@ -161,7 +175,7 @@ func Run(ctx context.Context, d Deps, s *seeds.Seed) (*Result, error) {
 	// kept, and a cancelled run is partial, so it removes nothing.
 	applyCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
-	res, err := d.Store.ApplyRun(applyCtx, in)
+	res, err := sess.Finish(applyCtx, in)
 	if err != nil {
 		return nil, fmt.Errorf("source %s: store run: %w", s.ID, err)
 	}
@@ -170,7 +184,8 @@ func Run(ctx context.Context, d Deps, s *seeds.Seed) (*Result, error) {
 		"removed", res.Run.Removed, "restored", res.Run.Restored)
 	out := &Result{RunResult: *res, Warnings: w.warnings}
 	if d.OutDir != "" {
-		m, err := export.WriteRunFiles(applyCtx, d.OutDir, res, export.Options{ExtraColumns: s.ExtraFields(), Now: d.Now})
+		// The change files are written from the store, not from memory.
+		m, err := export.WriteRunFilesFrom(applyCtx, d.OutDir, res.Run, d.Store, export.Options{ExtraColumns: s.ExtraFields(), Now: d.Now})
 		if err != nil {
 			// The run is stored; only its files are missing. Say so loudly.
 			return out, fmt.Errorf("source %s: run %d stored, but writing its change files failed: %w", s.ID, res.Run.ID, err)
@@ -202,17 +217,26 @@ type walk struct {
 	fetcher Fetcher
 	log     *slog.Logger
 
+	// sess stages what the run sees, page by page; stop ends the walk
+	// when staging fails (stageErr).
+	sess     *store.RunSession
+	stop     context.CancelCauseFunc
+	stageErr error
+
 	seen   map[string]bool   // listing URLs already queued
-	keys   map[string]bool   // item keys seen on this run's pages
 	bodies map[string]string // body hash -> the first URL that had it
 	// detailURLs holds an item's detail page where detail.link names one
 	// other than the record's url.
 	detailURLs map[string]string
-	records    []record.Record
-	seenKeys   []string
-	pages      []store.PageOutcome
-	warnings   []parser.Warning
-	dropped    int
+	// records are held only for the detail follow (seeds with detail
+	// fields), which completes them after the walk; otherwise each page's
+	// records are staged as the page is taken into the run.
+	records []record.Record
+	// pages are the run's page outcomes so far, without their keys and
+	// next links (staged with the page).
+	pages    []store.PageOutcome
+	warnings []parser.Warning
+	dropped  int
 
 	failed    int    // pages that failed to fetch
 	blocked   string // first blocking failure
@@ -329,7 +353,7 @@ func (w *walk) walkURLs(ctx context.Context, urls []string) {
 		if ctx.Err() != nil {
 			return
 		}
-		w.apply(a.pop(), false)
+		w.apply(ctx, a.pop(), false)
 	}
 }
 
@@ -365,7 +389,7 @@ func (w *walk) walkNext(ctx context.Context) {
 			a.drop()
 			f = w.fetch(ctx, u)
 		}
-		out := w.apply(f, false)
+		out := w.apply(ctx, f, false)
 		if out.sameAs != "" {
 			w.cutOnce(fmt.Sprintf("pagination trap: %s has the same content as %s; not following it further", u, out.sameAs))
 			continue
@@ -417,7 +441,7 @@ func (w *walk) walkParam(ctx context.Context, start string) {
 			}
 			if err != nil {
 				if a.len() == 0 {
-					w.failPage(u, 0, fmt.Errorf("source %s: page parameter: %w", w.seed.ID, err))
+					w.failPage(ctx, u, 0, fmt.Errorf("source %s: page parameter: %w", w.seed.ID, err))
 					return
 				}
 				break
@@ -434,7 +458,7 @@ func (w *walk) walkParam(ctx context.Context, start string) {
 			w.maxPagesCut(0)
 			return
 		}
-		out := w.apply(a.pop(), i > 0 || p.Template != "")
+		out := w.apply(ctx, a.pop(), i > 0 || p.Template != "")
 		// A site that answers every page number past the last with the
 		// last page (or the first) ends the walk too: no new items.
 		if out.end || out.failed || out.items == 0 || out.sameAs != "" || (i > 0 && out.newKeys == 0) {
@@ -467,18 +491,6 @@ func (w *walk) progress() {
 		Errors:  w.failed + w.detailErrors,
 		Elapsed: w.d.Now().Sub(w.started),
 	})
-}
-
-// countNew counts the keys this run has not seen before, and marks them.
-func (w *walk) countNew(keys []string) int {
-	n := 0
-	for _, k := range keys {
-		if !w.keys[k] {
-			w.keys[k] = true
-			n++
-		}
-	}
-	return n
 }
 
 // cutOnce records the first reason the walk was cut short.
@@ -569,17 +581,17 @@ func (w *walk) pageState(ctx context.Context, u string) (*store.PageState, error
 
 // visit fetches, parses and applies one listing page.
 func (w *walk) visit(ctx context.Context, u string, pastFirst bool) visitOutcome {
-	return w.apply(w.fetch(ctx, u), pastFirst)
+	return w.apply(ctx, w.fetch(ctx, u), pastFirst)
 }
 
 // apply takes one fetched page into the run, in page order.
-func (w *walk) apply(f *fetched, pastFirst bool) visitOutcome {
+func (w *walk) apply(ctx context.Context, f *fetched, pastFirst bool) visitOutcome {
 	u, state, page := f.u, f.state, f.page
 	if err := f.pastErr; err != nil {
 		if pastFirst && crawler.KindOf(err) == crawler.KindNotFound {
 			return visitOutcome{end: true}
 		}
-		w.failPage(u, statusOf(err), err)
+		w.failPage(ctx, u, statusOf(err), err)
 		return visitOutcome{failed: true}
 	}
 	out := store.PageOutcome{URL: u, Status: page.Status, Bytes: page.Bytes, Duration: page.Duration}
@@ -591,7 +603,7 @@ func (w *walk) apply(f *fetched, pastFirst bool) visitOutcome {
 	if !page.NotModified {
 		if prev, ok := w.bodies[bodyHash]; ok {
 			out.Items = 0
-			w.pages = append(w.pages, out)
+			w.addPage(ctx, out)
 			return visitOutcome{sameAs: prev}
 		}
 		w.bodies[bodyHash] = u
@@ -606,16 +618,15 @@ func (w *walk) apply(f *fetched, pastFirst bool) visitOutcome {
 		}
 		out.NotModified = true
 		out.Items = len(state.Keys)
-		out.Keys, out.Next = state.Keys, state.Next
-		w.seenKeys = append(w.seenKeys, state.Keys...)
+		newKeys := w.stageSeen(ctx, state.Keys)
 		w.items += len(state.Keys)
-		w.pages = append(w.pages, out)
+		w.addPage(ctx, out)
 		w.progress()
-		return visitOutcome{next: state.Next, items: len(state.Keys), newKeys: w.countNew(state.Keys)}
+		return visitOutcome{next: state.Next, items: len(state.Keys), newKeys: newKeys}
 	}
 	if page.NotModified {
 		// A 304 to a request we did not make conditional: treat as failed.
-		w.failPage(u, page.Status, fmt.Errorf("source %s: fetch %s: 304 without a remembered page", w.seed.ID, u))
+		w.failPage(ctx, u, page.Status, fmt.Errorf("source %s: fetch %s: 304 without a remembered page", w.seed.ID, u))
 		return visitOutcome{failed: true}
 	}
 	res := f.res
@@ -624,7 +635,7 @@ func (w *walk) apply(f *fetched, pastFirst bool) visitOutcome {
 		if err == nil {
 			err = errors.New("page not parsed")
 		}
-		w.failPage(u, page.Status, fmt.Errorf("source %s: parse %s: %w", w.seed.ID, u, err))
+		w.failPage(ctx, u, page.Status, fmt.Errorf("source %s: parse %s: %w", w.seed.ID, u, err))
 		return visitOutcome{failed: true}
 	}
 	w.warnings = append(w.warnings, res.Warnings...)
@@ -643,7 +654,7 @@ func (w *walk) apply(f *fetched, pastFirst bool) visitOutcome {
 			w.detailURLs[r.Key] = res.DetailURLs[i]
 		}
 	}
-	w.records = append(w.records, res.Records...)
+	newKeys := w.stageRecords(ctx, res.Records, keys)
 	out.Items, out.Keys, out.Next, out.BodyHash = len(res.Records), keys, res.Next, bodyHash
 	out.ETag, out.LastModified = page.ETag, page.LastModified
 
@@ -656,9 +667,9 @@ func (w *walk) apply(f *fetched, pastFirst bool) visitOutcome {
 		// fetch and judge it again, never count it "not modified".
 		out.ETag, out.LastModified, out.BodyHash = "", "", ""
 	}
-	w.pages = append(w.pages, out)
+	w.addPage(ctx, out)
 	w.progress()
-	return visitOutcome{next: res.Next, items: res.Facts.Items, newKeys: w.countNew(keys)}
+	return visitOutcome{next: res.Next, items: res.Facts.Items, newKeys: newKeys}
 }
 
 // suspectPage marks the run suspect because page u has fewer items than
@@ -682,14 +693,78 @@ func statusOf(err error) int {
 	return 0
 }
 
-func (w *walk) failPage(u string, status int, err error) {
+func (w *walk) failPage(ctx context.Context, u string, status int, err error) {
 	w.failed++
 	if crawler.KindOf(err) == crawler.KindBlocked && w.blocked == "" {
 		w.blocked = err.Error()
 	}
 	w.log.Warn("page failed", "url", u, "err", err)
-	w.pages = append(w.pages, store.PageOutcome{URL: u, Status: status, Err: err.Error()})
+	w.addPage(ctx, store.PageOutcome{URL: u, Status: status, Err: err.Error()})
 	w.progress()
+}
+
+// addPage stages a page outcome and keeps it, without its keys and next
+// links, for the verdict.
+func (w *walk) addPage(ctx context.Context, out store.PageOutcome) {
+	if out.NotModified {
+		out.Keys, out.Next = nil, nil // its state is kept as it was
+	}
+	if w.stageErr == nil {
+		w.staged(w.sess.AddPage(context.WithoutCancel(ctx), out))
+	}
+	out.Keys, out.Next = nil, nil
+	w.pages = append(w.pages, out)
+}
+
+// stageRecords stages a parsed page's records (keys are theirs) and
+// returns how many keys the run had not seen before. A seed with detail
+// fields holds its records until the detail follow has completed them:
+// only their keys are staged now.
+func (w *walk) stageRecords(ctx context.Context, recs []record.Record, keys []string) int {
+	if w.stageErr != nil {
+		return 0
+	}
+	if w.holdRecords() {
+		w.records = append(w.records, recs...)
+		return w.stageSeen(ctx, keys)
+	}
+	n, err := w.sess.AddRecords(context.WithoutCancel(ctx), recs)
+	w.staged(err)
+	return n
+}
+
+// stageSeen stages keys seen without content (a page not modified) and
+// returns how many the run had not seen before.
+func (w *walk) stageSeen(ctx context.Context, keys []string) int {
+	if w.stageErr != nil {
+		return 0
+	}
+	n, err := w.sess.AddSeen(context.WithoutCancel(ctx), keys)
+	w.staged(err)
+	return n
+}
+
+// stageHeld stages the records held for the detail follow.
+func (w *walk) stageHeld(ctx context.Context) {
+	if w.stageErr != nil || len(w.records) == 0 {
+		return
+	}
+	_, err := w.sess.AddRecords(context.WithoutCancel(ctx), w.records)
+	w.staged(err)
+	w.records = nil
+}
+
+func (w *walk) holdRecords() bool {
+	return w.seed.Detail != nil && len(w.seed.Detail.Fields) > 0
+}
+
+// staged notes the first staging error and stops the walk: a run whose
+// records cannot all be staged cannot be stored.
+func (w *walk) staged(err error) {
+	if err != nil && w.stageErr == nil {
+		w.stageErr = err
+		w.stop(err)
+	}
 }
 
 // verdict decides how the crawl ended; the store may still turn a

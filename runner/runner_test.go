@@ -146,6 +146,14 @@ func (h *harness) night() *runner.Result {
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	if res.Changes != nil {
+		h.t.Fatalf("the run holds its %d changes in memory", len(res.Changes))
+	}
+	// A run does not hold its changes (they can be the whole site): the
+	// store has them, as exports and feeds read them.
+	if res.Changes, err = h.st.RunChanges(context.Background(), res.Run.ID); err != nil {
+		h.t.Fatal(err)
+	}
 	return res
 }
 

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -51,29 +50,12 @@ func (s *Store) ApplyRun(ctx context.Context, in RunInput) (*RunResult, error) {
 	if err := validate(&in); err != nil {
 		return nil, err
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	rs, err := s.beginRun(ctx, in.Source, in.IgnoreChanges, true)
 	if err != nil {
-		return nil, fmt.Errorf("source %s: apply run: begin: %w", in.Source, err)
+		return nil, err
 	}
-	defer tx.Rollback()
-	a := &applier{s: s, tx: tx, in: &in, now: s.opts.Now().UTC()}
-	defer a.close()
-	res, err := a.apply(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("source %s: apply run: %w", in.Source, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("source %s: apply run: commit: %w", in.Source, err)
-	}
-	r := &res.Run
-	lvl := s.log.Info
-	if r.Status == StatusSuspect {
-		lvl = s.log.Warn
-	}
-	lvl("run stored", "source", r.Source, "run", r.ID, "status", r.Status, "reason", r.Reason,
-		"seen", r.Seen, "added", r.Added, "updated", r.Updated, "removed", r.Removed,
-		"restored", r.Restored, "held", r.Held)
-	return res, nil
+	defer rs.Close()
+	return rs.Finish(ctx, in)
 }
 
 func validate(in *RunInput) error {
@@ -104,12 +86,13 @@ type current struct {
 	hash        string
 	full        string
 	removed     bool
-	missed      int
-	seen        bool // seen by this run
 }
 
 // batchRows is how many rows one multi-row INSERT writes.
 const batchRows = 200
+
+// chunkRows is how many staged records the applier reads at a time.
+const chunkRows = 512
 
 type applier struct {
 	s     *Store
@@ -118,9 +101,11 @@ type applier struct {
 	now   time.Time
 	runID int64
 	stmts []*sql.Stmt
-	slab  slab
+	// keep: the result holds every change (else changes are kept only
+	// until OnChange has seen them).
+	keep bool
 
-	updMissed, updRemoved, getVersion *sql.Stmt
+	updMissed, updRemoved, getVersion, getItem *sql.Stmt
 
 	// Version and change ids are given here (the run holds the write
 	// lock), so that rows can be written in batches: versions, then the
@@ -131,18 +116,24 @@ type applier struct {
 	changeRows              batch
 	hooked                  int // a.changes[:hooked] went through OnChange
 	content                 []byte
-	// extraNames are the extra field names of the versions this run
-	// writes, for the extra_names table (finishRun).
+	// extraNames are the extra field names of the records this run
+	// staged, for the extra_names table (finishRun).
 	extraNames map[string]bool
 
 	run     Run
 	changes []Change
-	// unchanged are current keys seen without a content change: their
-	// last_seen and missed count are set in one statement (markSeen).
-	unchanged []string
-	// hashes and fulls are the change-detection and full hashes of
-	// in.Records, by index.
-	hashes, fulls []string
+	dups    dupKeys          // staged records ignored for a repeated key
+	seen    int              // distinct keys the run saw, with or without content
+	held    []*record.Record // the staged records by seq, when the caller holds them
+}
+
+// item is one staged record with what the store holds of its key.
+type item struct {
+	seq        int64
+	key        string
+	hash, full string
+	content    []byte // only when the change keeps its record
+	cur        *current
 }
 
 // hashAll computes the change-detection hash (without ignore) and the
@@ -226,7 +217,7 @@ func (a *applier) apply(ctx context.Context) (*RunResult, error) {
 		FinishedAt: orNow(in.FinishedAt, now),
 		Status:     in.Status,
 		Reason:     in.Reason,
-		RunCounts:  RunCounts{Dropped: in.Dropped},
+		RunCounts:  RunCounts{Dropped: in.Dropped, Seen: a.seen},
 	}
 	res, err := a.tx.ExecContext(ctx,
 		`INSERT INTO runs (source, started_at, finished_at, applied_at, status, reason) VALUES (?, ?, ?, ?, ?, ?)`,
@@ -246,6 +237,7 @@ func (a *applier) apply(ctx context.Context) (*RunResult, error) {
 		{&a.updMissed, `UPDATE records SET missed = ? WHERE source = ? AND key = ?`},
 		{&a.updRemoved, `UPDATE records SET missed = ?, removed_at = ? WHERE source = ? AND key = ?`},
 		{&a.getVersion, `SELECT CAST(content AS TEXT) FROM versions WHERE id = ?`},
+		{&a.getItem, `SELECT content FROM temp.run_items WHERE seq = ?`},
 	} {
 		if err := a.prepare(ctx, p.dst, p.q); err != nil {
 			return nil, err
@@ -259,10 +251,13 @@ func (a *applier) apply(ctx context.Context) (*RunResult, error) {
 	}
 	a.nextVersion++
 	a.nextChange++
+	// A version's content is copied from the staged record (?seq) by
+	// SQLite itself, the bytes never coming back to Go; or, when the
+	// caller holds the records, bound from them.
 	a.versions = batch{
 		head:  `INSERT INTO versions (id, source, key, run_id, at, content_hash, full_hash, content) VALUES `,
-		row:   `(?%d, ?1, ?%d, ?2, ?3, ?%d, ?%d, ?%d)`,
-		width: 5,
+		row:   `(?%d, ?1, ?%d, ?2, ?3, ?%d, ?%d, COALESCE(?%d, (SELECT content FROM temp.run_items WHERE seq = ?%d)))`,
+		width: 6,
 	}
 	// One upsert for added, updated and restored records.
 	a.records = batch{
@@ -281,71 +276,30 @@ func (a *applier) apply(ctx context.Context) (*RunResult, error) {
 		b.args = append(make([]any, 0, 3+batchRows*b.width), in.Source, a.runID, now.UnixNano())
 	}
 
-	cur, nCurrent, err := a.loadCurrent(ctx)
-	if err != nil {
+	// Records, in the order seen: the first occurrence of a key wins.
+	if err := a.applyItems(ctx); err != nil {
 		return nil, err
-	}
-	if len(cur) == 0 {
-		a.changes = make([]Change, 0, len(in.Records)) // a first load adds each one
-	}
-
-	// Records: first occurrence of a key wins.
-	var dups []string
-	a.hashes, a.fulls = hashAll(in.Records, in.IgnoreChanges)
-	for i := range in.Records {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		r := in.Records[i]
-		r.Source = in.Source
-		c := cur[r.Key]
-		if c != nil && c.seen {
-			dups = append(dups, r.Key)
-			continue
-		}
-		if err := a.applyRecord(ctx, i, &r, c, cur); err != nil {
-			return nil, fmt.Errorf("record %s: %w", r.Key, err)
-		}
-		a.run.Seen++
-	}
-	// Keys seen on pages that were not modified: seen, no content.
-	for _, k := range in.SeenKeys {
-		c := cur[k]
-		if c == nil {
-			// Unknown to the store: nothing to keep it alive; still seen.
-			cur[k] = &current{seen: true, removed: true}
-			a.run.Seen++
-			continue
-		}
-		if c.seen {
-			continue
-		}
-		c.seen = true
-		a.run.Seen++
-		if c.removed {
-			continue // seen without content cannot restore
-		}
-		a.unchanged = append(a.unchanged, k)
 	}
 	if err := a.flush(ctx); err != nil {
 		return nil, err
 	}
-	if err := a.markSeen(ctx, cur); err != nil {
+	if err := a.markSeen(ctx); err != nil {
 		return nil, err
 	}
 
-	if a.run.Status == StatusComplete && a.run.Seen == 0 && nCurrent > 0 {
-		n, err := a.lastCompleteSeen(ctx)
+	if a.run.Status == StatusComplete && a.run.Seen == 0 {
+		nCurrent, err := a.currentBefore(ctx)
 		if err != nil {
 			return nil, err
 		}
-		if n == 0 {
-			n = nCurrent
+		if nCurrent > 0 {
+			if err := a.zeroSeen(ctx, nCurrent); err != nil {
+				return nil, err
+			}
 		}
-		a.suspect(fmt.Sprintf("zero items where the last complete run had %d", n))
 	}
 	if a.run.Status == StatusComplete {
-		if err := a.countMisses(ctx, cur, nCurrent); err != nil {
+		if err := a.countMisses(ctx); err != nil {
 			return nil, err
 		}
 		if err := a.flush(ctx); err != nil {
@@ -357,19 +311,115 @@ func (a *applier) apply(ctx context.Context) (*RunResult, error) {
 		return nil, err
 	}
 	warnings := in.Warnings
-	if len(dups) > 0 {
-		shown := dups
-		if len(shown) > 5 {
-			shown = shown[:5]
-		}
+	if a.dups.n > 0 {
 		warnings = append(warnings[:len(warnings):len(warnings)], fmt.Sprintf("%d items repeated a key already seen in this run and were ignored (first kept): %s",
-			len(dups), strings.Join(shown, ", ")))
+			a.dups.n, strings.Join(a.dups.shown, ", ")))
 	}
 	a.run.Warnings = len(warnings)
 	if err := a.finishRun(ctx, warnings); err != nil {
 		return nil, err
 	}
+	if !a.keep {
+		a.changes = nil
+	}
 	return &RunResult{Run: a.run, Changes: a.changes}, nil
+}
+
+// zeroSeen turns a complete run that saw nothing suspect.
+func (a *applier) zeroSeen(ctx context.Context, nCurrent int) error {
+	n, err := a.lastCompleteSeen(ctx)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		n = nCurrent
+	}
+	a.suspect(fmt.Sprintf("zero items where the last complete run had %d", n))
+	return nil
+}
+
+// currentBefore is how many current (not removed) records the source had
+// before the run: those current now, less the ones this run added or
+// restored (nothing is removed before countMisses).
+func (a *applier) currentBefore(ctx context.Context) (int, error) {
+	var n int
+	if err := a.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM records WHERE source = ? AND removed_at IS NULL`, a.in.Source).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count current records: %w", err)
+	}
+	return n - a.run.Added - a.run.Restored, nil
+}
+
+// dupKeys counts the staged records ignored for a repeated key and
+// names the first few.
+type dupKeys struct {
+	n     int
+	shown []string
+}
+
+// applyItems applies the staged records chunk by chunk, each read with
+// the store's state of its key; those staged without content because
+// they were unchanged are read only if they no longer are. Rows written for one chunk's keys do not
+// touch the state of another chunk's (each key is staged once).
+func (a *applier) applyItems(ctx context.Context) error {
+	// The record's content is read only when the change keeps it.
+	needContent := (a.keep || a.s.opts.OnChange != nil) && a.held == nil
+	chunk := make([]item, 0, chunkRows)
+	curs := make([]current, chunkRows)
+	last := int64(-1)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rows, err := a.tx.QueryContext(ctx, `SELECT s.seq, s.key, s.hash, s.full, CASE WHEN ?3 THEN s.content END,
+				r.version_id, r.content_hash, CASE WHEN r.full_hash IN ('', r.content_hash) THEN NULL ELSE r.full_hash END,
+				r.removed_at IS NOT NULL, r.last_changed
+			FROM temp.run_items s LEFT JOIN records r ON r.source = ?1 AND r.key = s.key
+			WHERE s.seq > ?2 AND (s.content IS NOT NULL OR s.held OR r.version_id IS NULL OR r.removed_at IS NOT NULL OR r.content_hash <> s.hash
+				OR CASE WHEN r.full_hash = '' THEN r.content_hash ELSE r.full_hash END <> CASE WHEN s.full = '' THEN s.hash ELSE s.full END)
+			ORDER BY s.seq LIMIT ?4`, a.in.Source, last, needContent, chunkRows)
+		if err != nil {
+			return fmt.Errorf("read staged records: %w", err)
+		}
+		chunk = chunk[:0]
+		for rows.Next() {
+			var (
+				it               item
+				vid, lastChanged sql.NullInt64
+				hash, full       sql.NullString
+				removed          sql.NullBool
+			)
+			if err := rows.Scan(&it.seq, &it.key, &it.hash, &it.full, &it.content, &vid, &hash, &full, &removed, &lastChanged); err != nil {
+				rows.Close()
+				return fmt.Errorf("read staged records: %w", err)
+			}
+			if it.full == "" {
+				it.full = it.hash
+			}
+			if vid.Valid {
+				c := &curs[len(chunk)]
+				*c = current{versionID: vid.Int64, lastChanged: lastChanged.Int64, hash: hash.String, full: hash.String, removed: removed.Bool}
+				if full.Valid {
+					c.full = full.String
+				}
+				it.cur = c
+			}
+			chunk = append(chunk, it)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return fmt.Errorf("read staged records: %w", err)
+		}
+		if len(chunk) == 0 {
+			return nil
+		}
+		for i := range chunk {
+			if err := a.applyRecord(ctx, &chunk[i]); err != nil {
+				return fmt.Errorf("record %s: %w", chunk[i].key, err)
+			}
+		}
+		last = chunk[len(chunk)-1].seq
+	}
 }
 
 func orNow(t, now time.Time) time.Time {
@@ -388,87 +438,17 @@ func (a *applier) suspect(reason string) {
 	a.run.Reason = reason
 }
 
-// markSeen sets last_seen and a zero missed count on every unchanged key
-// the run saw, in one statement: over a JSON array of those keys, or,
-// when that is shorter (the usual case), over every current record of
-// the source except the JSON array of the keys the run did not see
-// (records written by this run already hold the values and are skipped).
-func (a *applier) markSeen(ctx context.Context, cur map[string]*current) error {
-	if len(a.unchanged) == 0 {
-		return nil
-	}
-	var unseen []string
-	for k, c := range cur {
-		if !c.seen && !c.removed {
-			if unseen = append(unseen, k); len(unseen) >= len(a.unchanged) {
-				break
-			}
-		}
-	}
-	q := `UPDATE records SET last_seen = ?1, missed = 0
-		WHERE source = ?2 AND key IN (SELECT value FROM json_each(?3))`
-	keys := a.unchanged
-	if len(unseen) < len(a.unchanged) {
-		q = `UPDATE records SET last_seen = ?1, missed = 0
-			WHERE source = ?2 AND removed_at IS NULL AND (last_seen <> ?1 OR missed <> 0)
-			AND key NOT IN (SELECT value FROM json_each(?3))`
-		keys = unseen
-	}
-	kj, err := jsonList(keys)
-	if err != nil {
-		return fmt.Errorf("mark seen: encode keys: %w", err)
-	}
-	if _, err = a.tx.ExecContext(ctx, q, a.now.UnixNano(), a.in.Source, kj); err != nil {
-		return fmt.Errorf("mark %d records seen: %w", len(a.unchanged), err)
+// markSeen sets last_seen and a zero missed count on every current
+// record the run saw, in one statement over the staged keys (records
+// written by this run already hold the values and are skipped). A
+// removed record seen without content stays removed.
+func (a *applier) markSeen(ctx context.Context) error {
+	if _, err := a.tx.ExecContext(ctx, `UPDATE records SET last_seen = ?1, missed = 0
+		WHERE source = ?2 AND key IN (SELECT key FROM temp.run_seen) AND removed_at IS NULL AND (last_seen <> ?1 OR missed <> 0)`,
+		a.now.UnixNano(), a.in.Source); err != nil {
+		return fmt.Errorf("mark %d records seen: %w", a.run.Seen, err)
 	}
 	return nil
-}
-
-// slab hands out currents from chunks, one allocation per chunk.
-type slab struct{ buf []current }
-
-func (s *slab) new() *current {
-	if len(s.buf) == cap(s.buf) {
-		s.buf = make([]current, 0, 1024)
-	}
-	s.buf = s.buf[:len(s.buf)+1]
-	return &s.buf[len(s.buf)-1]
-}
-
-// loadCurrent reads the state of every key of the source in one query.
-func (a *applier) loadCurrent(ctx context.Context) (map[string]*current, int, error) {
-	// full_hash is read only where it differs from content_hash (it is
-	// the same unless fields are excluded from change detection, and
-	// stored as '' then since schema version 3).
-	rows, err := a.tx.QueryContext(ctx,
-		`SELECT key, version_id, content_hash, CASE WHEN full_hash IN ('', content_hash) THEN NULL ELSE full_hash END,
-			removed_at IS NOT NULL, missed, last_changed FROM records WHERE source = ?`, a.in.Source)
-	if err != nil {
-		return nil, 0, fmt.Errorf("load current records: %w", err)
-	}
-	defer rows.Close()
-	cur := make(map[string]*current, len(a.in.Records))
-	n := 0
-	for rows.Next() {
-		var k string
-		var full sql.NullString
-		c := a.slab.new()
-		if err := rows.Scan(&k, &c.versionID, &c.hash, &full, &c.removed, &c.missed, &c.lastChanged); err != nil {
-			return nil, 0, fmt.Errorf("load current records: %w", err)
-		}
-		c.full = c.hash
-		if full.Valid {
-			c.full = full.String
-		}
-		if !c.removed {
-			n++
-		}
-		cur[k] = c
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, fmt.Errorf("load current records: %w", err)
-	}
-	return cur, n, nil
 }
 
 func (a *applier) lastCompleteSeen(ctx context.Context) (int, error) {
@@ -485,46 +465,42 @@ func (a *applier) lastCompleteSeen(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// applyRecord stores one record the run saw, in.Records[i]; c is nil
-// for a new key.
-func (a *applier) applyRecord(ctx context.Context, i int, r *record.Record, c *current, cur map[string]*current) error {
-	in := a.in
+// applyRecord stores one staged record; it.cur is nil for a new key.
+func (a *applier) applyRecord(ctx context.Context, it *item) error {
 	now := a.now.UnixNano()
-	hash, full := a.hashes[i], a.fulls[i]
-	r.ContentHash = hash
+	hash, full, c := it.hash, it.full, it.cur
 
 	if c == nil {
-		vid, err := a.insertVersion(ctx, r, hash, full)
-		if err != nil {
+		vid := a.insertVersion(it)
+		if err := a.flushIfFull(ctx, &a.versions); err != nil {
 			return err
 		}
-		if err := a.putRecord(ctx, r.Key, vid, hash, full, now); err != nil {
+		if err := a.putRecord(ctx, it.key, vid, hash, full, now); err != nil {
 			return err
 		}
-		c = a.slab.new()
-		*c = current{versionID: vid, hash: hash, full: full, lastChanged: now, seen: true}
-		cur[r.Key] = c
 		a.run.Added++
-		return a.change(ctx, KindAdded, r, vid, nil)
+		return a.change(ctx, KindAdded, it, nil, vid, nil)
 	}
-	c.seen = true
 	if !c.removed && hash == c.hash && full == c.full {
-		a.unchanged = append(a.unchanged, r.Key)
-		return nil
+		return nil // unchanged: markSeen keeps it alive
 	}
 
+	var r *record.Record
 	var fields []record.FieldChange
 	if hash != c.hash {
 		old, err := a.version(ctx, c.versionID)
 		if err != nil {
 			return err
 		}
-		fields = record.Diff(old, r, in.IgnoreChanges)
+		if r, err = a.itemRecord(ctx, it); err != nil {
+			return err
+		}
+		fields = record.Diff(old, r, a.in.IgnoreChanges)
 	}
 	vid := c.versionID
 	if full != c.full {
-		var err error
-		if vid, err = a.insertVersion(ctx, r, hash, full); err != nil {
+		vid = a.insertVersion(it)
+		if err := a.flushIfFull(ctx, &a.versions); err != nil {
 			return err
 		}
 	}
@@ -543,40 +519,60 @@ func (a *applier) applyRecord(ctx context.Context, i int, r *record.Record, c *c
 	if kind != "" {
 		changed = now
 	}
-	if err := a.putRecord(ctx, r.Key, vid, hash, full, changed); err != nil {
+	if err := a.putRecord(ctx, it.key, vid, hash, full, changed); err != nil {
 		return err
 	}
-	c.versionID, c.hash, c.full, c.removed, c.missed, c.lastChanged = vid, hash, full, false, 0, changed
 	if kind == "" {
 		return nil
 	}
-	return a.change(ctx, kind, r, vid, fields)
+	return a.change(ctx, kind, it, r, vid, fields)
 }
 
-// insertVersion queues a new version of r and returns its id.
-func (a *applier) insertVersion(ctx context.Context, r *record.Record, hash, full string) (int64, error) {
-	id := a.nextVersion
-	a.nextVersion++
-	// The content bytes live in a.content until the batch is written
-	// (and reused after: the driver copies what it binds); a new buffer
-	// is started when it is full, so that queued rows keep pointing at
-	// their bytes.
-	if len(a.content)+4096 > cap(a.content) {
-		a.content = make([]byte, 0, max(256<<10, 2*cap(a.content)))
+// itemRecord decodes a staged record's content (read now unless the
+// chunk carried it).
+func (a *applier) itemRecord(ctx context.Context, it *item) (*record.Record, error) {
+	if a.held != nil {
+		r := *a.held[it.seq]
+		r.Source, r.Key, r.ContentHash = a.in.Source, it.key, it.hash
+		return &r, nil
 	}
-	start := len(a.content)
-	a.content = appendContent(a.content, r)
-	content := a.content[start:len(a.content):len(a.content)]
-	a.versions.args = append(a.versions.args, id, r.Key, hash, storedFull(hash, full), content)
-	for k := range r.Extra {
-		if !a.extraNames[k] {
-			if a.extraNames == nil {
-				a.extraNames = map[string]bool{}
-			}
-			a.extraNames[k] = true
+	content := it.content
+	if content == nil {
+		if err := a.getItem.QueryRowContext(ctx, it.seq).Scan(&content); err != nil {
+			return nil, fmt.Errorf("read staged record: %w", err)
 		}
 	}
-	return id, a.flushIfFull(ctx, &a.versions)
+	if content == nil {
+		// Staged as unchanged, and changed since: another writer.
+		return nil, errors.New("the stored record changed while the run was staged; run it again")
+	}
+	r := &record.Record{}
+	if err := decodeContent(string(content), r); err != nil {
+		return nil, fmt.Errorf("decode staged record: %w", err)
+	}
+	r.Source, r.Key, r.ContentHash = a.in.Source, it.key, it.hash
+	return r, nil
+}
+
+// insertVersion queues a new version of a staged record and returns its
+// id; the caller flushes.
+func (a *applier) insertVersion(it *item) int64 {
+	id := a.nextVersion
+	a.nextVersion++
+	var content any
+	if a.held != nil {
+		// The bytes live in a.content until the batch is written (the
+		// driver copies what it binds); a full buffer is replaced, not
+		// reused, so that queued rows keep their bytes.
+		if len(a.content)+4096 > cap(a.content) {
+			a.content = make([]byte, 0, max(256<<10, 2*cap(a.content)))
+		}
+		start := len(a.content)
+		a.content = appendContent(a.content, a.held[it.seq])
+		content = a.content[start:len(a.content):len(a.content)]
+	}
+	a.versions.args = append(a.versions.args, id, it.key, it.hash, storedFull(it.hash, it.full), content, it.seq)
+	return id
 }
 
 // storedFull is the full_hash column's value: ” when it is the content
@@ -667,6 +663,11 @@ func (a *applier) hooks(ctx context.Context) error {
 			return fmt.Errorf("%s change hook: record %s: %w", c.Kind, c.Key, err)
 		}
 	}
+	if !a.keep {
+		// Seen by the hook: nothing else needs them.
+		clear(a.changes)
+		a.changes, a.hooked = a.changes[:0], 0
+	}
 	return nil
 }
 
@@ -682,9 +683,10 @@ func (a *applier) version(ctx context.Context, id int64) (*record.Record, error)
 	return r, nil
 }
 
-// change queues one change row and keeps the change for the result;
-// OnChange is called once the row is written (flush).
-func (a *applier) change(ctx context.Context, kind string, r *record.Record, vid int64, fields []record.FieldChange) error {
+// change queues one change row of key. The change itself (with its
+// record: r, else the staged record it) is kept for the result or for
+// OnChange, which is called once the row is written (flush).
+func (a *applier) change(ctx context.Context, kind string, it *item, r *record.Record, vid int64, fields []record.FieldChange) error {
 	var fj any
 	if len(fields) > 0 {
 		b, err := json.Marshal(fields)
@@ -693,17 +695,26 @@ func (a *applier) change(ctx context.Context, kind string, r *record.Record, vid
 		}
 		fj = b
 	}
+	key := it.key
 	id := a.nextChange
 	a.nextChange++
-	a.changeRows.args = append(a.changeRows.args, id, r.Key, kind, vid, fj)
-	a.changes = append(a.changes, Change{
-		ID: id, RunID: a.runID, Source: a.in.Source, Key: r.Key, Kind: kind, At: a.now,
-		Fields: fields, Record: contentOnly(r),
-	})
-	c := &a.changes[len(a.changes)-1]
-	if kind == KindRemoved {
-		at := a.now
-		c.Record.RemovedAt = &at
+	a.changeRows.args = append(a.changeRows.args, id, key, kind, vid, fj)
+	if a.keep || a.s.opts.OnChange != nil {
+		if r == nil {
+			var err error
+			if r, err = a.itemRecord(ctx, it); err != nil {
+				return err
+			}
+		}
+		a.changes = append(a.changes, Change{
+			ID: id, RunID: a.runID, Source: a.in.Source, Key: key, Kind: kind, At: a.now,
+			Fields: fields, Record: contentOnly(r),
+		})
+		c := &a.changes[len(a.changes)-1]
+		if kind == KindRemoved {
+			at := a.now
+			c.Record.RemovedAt = &at
+		}
 	}
 	return a.flushIfFull(ctx, &a.changeRows)
 }
@@ -716,9 +727,17 @@ func contentOnly(r *record.Record) record.Record {
 	return c
 }
 
+// missing is a current record a complete run did not see.
+type missing struct {
+	key       string
+	missed    int
+	versionID int64
+	hash      string
+}
+
 // countMisses counts a complete run's misses and removes what has been
 // missing long enough, unless the removal guard holds the removals back.
-func (a *applier) countMisses(ctx context.Context, cur map[string]*current, nCurrent int) error {
+func (a *applier) countMisses(ctx context.Context) error {
 	k := a.in.Guards.MissingRuns
 	if k <= 0 {
 		k = DefaultMissingRuns
@@ -727,15 +746,35 @@ func (a *applier) countMisses(ctx context.Context, cur map[string]*current, nCur
 	if share <= 0 {
 		share = DefaultMaxRemovedShare
 	}
-	var missed, candidates []string
-	for key, c := range cur {
-		if c.removed || c.seen {
-			continue
+	// Read whole before anything is written: key order, as SQLite's
+	// BINARY collation and Go's string order agree.
+	rows, err := a.tx.QueryContext(ctx, `SELECT key, missed, version_id, content_hash FROM records
+		WHERE source = ? AND removed_at IS NULL AND key NOT IN (SELECT key FROM temp.run_seen) ORDER BY key`, a.in.Source)
+	if err != nil {
+		return fmt.Errorf("find missed records: %w", err)
+	}
+	var missed, candidates []missing
+	for rows.Next() {
+		var m missing
+		if err := rows.Scan(&m.key, &m.missed, &m.versionID, &m.hash); err != nil {
+			rows.Close()
+			return fmt.Errorf("find missed records: %w", err)
 		}
-		if c.missed+1 >= k {
-			candidates = append(candidates, key)
+		if m.missed+1 >= k {
+			candidates = append(candidates, m)
 		} else {
-			missed = append(missed, key)
+			missed = append(missed, m)
+		}
+	}
+	err = rows.Err()
+	rows.Close()
+	if err != nil {
+		return fmt.Errorf("find missed records: %w", err)
+	}
+	nCurrent := 0
+	if len(candidates) > 0 {
+		if nCurrent, err = a.currentBefore(ctx); err != nil {
+			return err
 		}
 	}
 	if len(candidates) > 0 && float64(len(candidates)) > share*float64(nCurrent) {
@@ -744,66 +783,51 @@ func (a *applier) countMisses(ctx context.Context, cur map[string]*current, nCur
 			len(candidates), nCurrent, share*100))
 		return nil // a suspect run counts no misses
 	}
-	sort.Strings(missed)
-	sort.Strings(candidates)
-	for _, key := range missed {
-		if _, err := a.updMissed.ExecContext(ctx, cur[key].missed+1, a.in.Source, key); err != nil {
-			return fmt.Errorf("record %s: count miss: %w", key, err)
+	for _, m := range missed {
+		if _, err := a.updMissed.ExecContext(ctx, m.missed+1, a.in.Source, m.key); err != nil {
+			return fmt.Errorf("record %s: count miss: %w", m.key, err)
 		}
 	}
-	for _, key := range candidates {
-		c := cur[key]
-		if _, err := a.updRemoved.ExecContext(ctx, c.missed+1, a.now.UnixNano(), a.in.Source, key); err != nil {
-			return fmt.Errorf("record %s: remove: %w", key, err)
+	for _, m := range candidates {
+		if _, err := a.updRemoved.ExecContext(ctx, m.missed+1, a.now.UnixNano(), a.in.Source, m.key); err != nil {
+			return fmt.Errorf("record %s: remove: %w", m.key, err)
 		}
-		last, err := a.version(ctx, c.versionID)
-		if err != nil {
-			return fmt.Errorf("record %s: %w", key, err)
+		var last *record.Record
+		if a.keep || a.s.opts.OnChange != nil {
+			if last, err = a.version(ctx, m.versionID); err != nil {
+				return fmt.Errorf("record %s: %w", m.key, err)
+			}
+			last.Source, last.Key, last.ContentHash = a.in.Source, m.key, m.hash
 		}
-		last.Source, last.Key, last.ContentHash = a.in.Source, key, c.hash
 		a.run.Removed++
-		if err := a.change(ctx, KindRemoved, last, c.versionID, nil); err != nil {
-			return fmt.Errorf("record %s: %w", key, err)
+		if err := a.change(ctx, KindRemoved, &item{key: m.key}, last, m.versionID, nil); err != nil {
+			return fmt.Errorf("record %s: %w", m.key, err)
 		}
 	}
 	return nil
 }
 
+// storePages keeps the run's staged page outcomes, and replaces the page
+// state of each page fetched and parsed without error.
 func (a *applier) storePages(ctx context.Context) error {
-	if len(a.in.Pages) == 0 {
+	var failed sql.NullInt64
+	if err := a.tx.QueryRowContext(ctx, `SELECT COUNT(*), SUM(error <> '') FROM temp.run_staged_pages`).Scan(&a.run.Pages, &failed); err != nil {
+		return fmt.Errorf("count pages: %w", err)
+	}
+	a.run.PagesFailed = int(failed.Int64)
+	if a.run.Pages == 0 {
 		return nil
 	}
-	var insPage, upsState *sql.Stmt
-	if err := a.prepare(ctx, &insPage, `INSERT INTO run_pages (run_id, seq, url, status, bytes, duration_ns, items, error, not_modified) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`); err != nil {
-		return err
+	if _, err := a.tx.ExecContext(ctx, `INSERT INTO run_pages (run_id, seq, url, status, bytes, duration_ns, items, error, not_modified)
+		SELECT ?, seq, url, status, bytes, duration_ns, items, error, not_modified FROM temp.run_staged_pages ORDER BY seq`, a.runID); err != nil {
+		return fmt.Errorf("insert pages: %w", err)
 	}
-	if err := a.prepare(ctx, &upsState, `INSERT INTO page_states (source, url, etag, last_modified, body_hash, keys, next, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+	if _, err := a.tx.ExecContext(ctx, `INSERT INTO page_states (source, url, etag, last_modified, body_hash, keys, next, run_id)
+		SELECT ?1, url, etag, last_modified, body_hash, keys, next, ?2 FROM temp.run_staged_pages
+		WHERE error = '' AND NOT not_modified ORDER BY seq
 		ON CONFLICT (source, url) DO UPDATE SET etag = excluded.etag, last_modified = excluded.last_modified,
-		body_hash = excluded.body_hash, keys = excluded.keys, next = excluded.next, run_id = excluded.run_id`); err != nil {
-		return err
-	}
-	for i, p := range a.in.Pages {
-		a.run.Pages++
-		if p.Err != "" {
-			a.run.PagesFailed++
-		}
-		if _, err := insPage.ExecContext(ctx, a.runID, i, p.URL, p.Status, p.Bytes, int64(p.Duration), p.Items, p.Err, p.NotModified); err != nil {
-			return fmt.Errorf("page %s: insert: %w", p.URL, err)
-		}
-		if p.Err != "" || p.NotModified {
-			continue
-		}
-		kj, err := jsonList(p.Keys)
-		if err != nil {
-			return fmt.Errorf("page %s: encode keys: %w", p.URL, err)
-		}
-		nj, err := jsonList(p.Next)
-		if err != nil {
-			return fmt.Errorf("page %s: encode next links: %w", p.URL, err)
-		}
-		if _, err := upsState.ExecContext(ctx, a.in.Source, p.URL, p.ETag, p.LastModified, p.BodyHash, kj, nj, a.runID); err != nil {
-			return fmt.Errorf("page %s: save state: %w", p.URL, err)
-		}
+		body_hash = excluded.body_hash, keys = excluded.keys, next = excluded.next, run_id = excluded.run_id`, a.in.Source, a.runID); err != nil {
+		return fmt.Errorf("save page states: %w", err)
 	}
 	return nil
 }

@@ -1,0 +1,533 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/harvest-dev/harvest/record"
+)
+
+// RunSession stages one run of one source while it is crawled, so that
+// nothing holds the whole site in memory: each page's records, the keys
+// of its unchanged pages and its page outcomes go to temporary tables of
+// the session's own SQLite connection (a temporary file, deleted when
+// the connection closes), and Finish applies them to the store in the
+// run's one transaction. Until Finish commits, the store is as it was:
+// staging takes no lock on the database and writes nothing to it, so a
+// run that fails, is cancelled or is killed leaves no trace.
+//
+// A RunSession is used by one goroutine at a time. Close releases it;
+// it is safe to call after Finish.
+type RunSession struct {
+	s      *Store
+	conn   *sql.Conn
+	source string
+	ignore []string
+	// keep: Finish returns every change in RunResult.Changes (ApplyRun,
+	// whose caller holds the records anyway). A crawl's session does not:
+	// its changes are read back from the store (EachChange with RunID).
+	keep bool
+
+	items      batch // staged records: seq, key, hash, full, content
+	nextItem   int64
+	nextPage   int64
+	content    []byte
+	seenStmts  map[int]*sql.Stmt
+	claimStmts map[int]*sql.Stmt
+	dups       dupKeys // records ignored for a key already staged
+	seen       int     // distinct keys staged (run_seen rows)
+	// held are the staged records by seq when the caller holds them
+	// anyway (ApplyRun): changes then point at them, not at decoded
+	// copies.
+	held []*record.Record
+	// extraNames are the extra field names of the staged records.
+	extraNames map[string]bool
+	pages      batch // staged page outcomes, written in batches
+	stmts      []*sql.Stmt
+	seenArgs   []any
+	finished   bool
+	closed     bool
+	stagedRecs int
+}
+
+// stagingSchema is the session's temporary tables. run_items holds the
+// records in the order the crawl saw them (seq), the first occurrence of
+// each key only, without content when the store held it unchanged as it
+// was staged or when the caller holds the record (held = 1, ApplyRun); run_seen every key the run saw, rec = 1 when with
+// content; run_staged_pages the page outcomes in order.
+const stagingSchema = `
+CREATE TEMP TABLE run_items (seq INTEGER PRIMARY KEY, key TEXT NOT NULL, hash TEXT NOT NULL, full TEXT NOT NULL, content BLOB, held INTEGER NOT NULL);
+CREATE TEMP TABLE run_seen (key TEXT PRIMARY KEY, rec INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+CREATE TEMP TABLE run_staged_pages (seq INTEGER PRIMARY KEY, url TEXT NOT NULL, status INTEGER NOT NULL, bytes INTEGER NOT NULL,
+	duration_ns INTEGER NOT NULL, items INTEGER NOT NULL, error TEXT NOT NULL, not_modified INTEGER NOT NULL,
+	etag TEXT NOT NULL, last_modified TEXT NOT NULL, body_hash TEXT NOT NULL, keys TEXT NOT NULL, next TEXT NOT NULL);`
+
+// BeginRun starts staging a run of source. ignoreChanges are the fields
+// excluded from change detection (the seed's ignore_changes): records
+// are hashed as they are staged. The caller must Close the session.
+func (s *Store) BeginRun(ctx context.Context, source string, ignoreChanges []string) (*RunSession, error) {
+	return s.beginRun(ctx, source, ignoreChanges, false)
+}
+
+func (s *Store) beginRun(ctx context.Context, source string, ignore []string, keep bool) (*RunSession, error) {
+	if source == "" {
+		return nil, errors.New("begin run: empty source")
+	}
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: begin run: connection: %w", source, err)
+	}
+	rs := &RunSession{s: s, conn: conn, source: source, ignore: ignore, keep: keep, seenStmts: map[int]*sql.Stmt{}, claimStmts: map[int]*sql.Stmt{}}
+	// Staged rows go to a temporary file, not memory (the point of
+	// staging). They are written in one deferred transaction that only
+	// ever touches the temporary database: it takes no lock on the store,
+	// and spares a commit per statement.
+	if _, err := conn.ExecContext(ctx, `PRAGMA temp_store = FILE; `+stagingSchema+`; PRAGMA temp.journal_mode = MEMORY; BEGIN`); err != nil {
+		rs.Close()
+		return nil, fmt.Errorf("source %s: begin run: create staging tables: %w", source, err)
+	}
+	rs.items = batch{
+		head:  `INSERT INTO temp.run_items (seq, key, hash, full, content, held) VALUES `,
+		row:   `(?%d, ?%d, ?%d, ?%d, ?%d, ?%d)`,
+		width: 6,
+	}
+	// The batch's three shared values (?1-?3) are not used here: bound
+	// to nothing, they keep batch.sqlFor's numbering.
+	rs.items.args = append(make([]any, 0, 3+batchRows*rs.items.width), nil, nil, nil)
+	rs.pages = batch{
+		head: `INSERT INTO temp.run_staged_pages (seq, url, status, bytes, duration_ns, items, error, not_modified,
+			etag, last_modified, body_hash, keys, next) VALUES `,
+		row:   `(?%d, ?%d, ?%d, ?%d, ?%d, ?%d, ?%d, ?%d, ?%d, ?%d, ?%d, ?%d, ?%d)`,
+		width: 13,
+	}
+	rs.pages.args = append(make([]any, 0, 3+pageRows*rs.pages.width), nil, nil, nil)
+	return rs, nil
+}
+
+func (rs *RunSession) prepare(ctx context.Context, dst **sql.Stmt, q string) error {
+	st, err := rs.conn.PrepareContext(ctx, q)
+	if err != nil {
+		return fmt.Errorf("prepare %q: %w", q, err)
+	}
+	rs.stmts = append(rs.stmts, st)
+	*dst = st
+	return nil
+}
+
+// Close drops what the session staged and releases its connection. A
+// session closed before Finish stores nothing.
+func (rs *RunSession) Close() error {
+	if rs.closed {
+		return nil
+	}
+	rs.closed = true
+	for _, st := range rs.stmts {
+		st.Close()
+	}
+	// The connection is not given back to the pool but closed, which
+	// deletes the temporary file with whatever was staged.
+	err := rs.conn.Raw(func(any) error { return driver.ErrBadConn })
+	if errors.Is(err, driver.ErrBadConn) {
+		err = nil
+	}
+	if cerr := rs.conn.Close(); err == nil && !errors.Is(cerr, sql.ErrConnDone) {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("source %s: close run session: %w", rs.source, err)
+	}
+	return nil
+}
+
+func (rs *RunSession) usable() error {
+	if rs.closed || rs.finished {
+		return fmt.Errorf("source %s: run session already finished", rs.source)
+	}
+	return nil
+}
+
+// AddRecords stages records seen on one page, in page order; the first
+// record of a key wins over later ones. It returns how many of their
+// keys the run had not seen before (on any page, with or without
+// content).
+func (rs *RunSession) AddRecords(ctx context.Context, recs []record.Record) (newKeys int, err error) {
+	if err := rs.usable(); err != nil {
+		return 0, err
+	}
+	if len(recs) == 0 {
+		return 0, nil
+	}
+	for i := range recs {
+		r := &recs[i]
+		if r.Key == "" {
+			return 0, fmt.Errorf("source %s: stage record %d (%q): no key", rs.source, rs.stagedRecs+i+1, r.Title)
+		}
+		if r.Source != "" && r.Source != rs.source {
+			return 0, fmt.Errorf("source %s: stage record %d (key %s): belongs to source %q", rs.source, rs.stagedRecs+i+1, r.Key, r.Source)
+		}
+	}
+	first, newKeys, err := rs.claim(ctx, recs)
+	if err != nil {
+		return 0, err
+	}
+	hashes, fulls := hashAll(recs, rs.ignore)
+	stored, err := rs.stored(ctx, recs, first)
+	if err != nil {
+		return 0, err
+	}
+	for i := range recs {
+		r := &recs[i]
+		if !first[i] {
+			if rs.dups.n++; len(rs.dups.shown) < 5 {
+				rs.dups.shown = append(rs.dups.shown, r.Key)
+			}
+			continue
+		}
+		if rs.keep {
+			rs.held = append(rs.held, r)
+		}
+		for k := range r.Extra {
+			if !rs.extraNames[k] {
+				if rs.extraNames == nil {
+					rs.extraNames = map[string]bool{}
+				}
+				rs.extraNames[k] = true
+			}
+		}
+		full := storedFull(hashes[i], fulls[i])
+		if st, ok := stored[r.Key]; ok && st.hash == hashes[i] && st.full == full {
+			// Unchanged in the store: staged without content, for Finish
+			// to check that it still is.
+			rs.items.args = append(rs.items.args, rs.nextItem, r.Key, hashes[i], full, nil, false)
+			rs.nextItem++
+			if rs.items.rows() >= batchRows {
+				if err := rs.flushItems(ctx); err != nil {
+					return 0, err
+				}
+			}
+			continue
+		}
+		if rs.keep {
+			// The caller holds the record: its content is not staged.
+			rs.items.args = append(rs.items.args, rs.nextItem, r.Key, hashes[i], full, nil, true)
+			rs.nextItem++
+			if rs.items.rows() >= batchRows {
+				if err := rs.flushItems(ctx); err != nil {
+					return 0, err
+				}
+			}
+			continue
+		}
+		// The content bytes stay in rs.content until the batch is
+		// written; a full buffer is replaced, not reused, so that queued
+		// rows keep their bytes.
+		if len(rs.content)+4096 > cap(rs.content) {
+			rs.content = make([]byte, 0, max(256<<10, 2*cap(rs.content)))
+		}
+		start := len(rs.content)
+		rs.content = appendContent(rs.content, r)
+		c := rs.content[start:len(rs.content):len(rs.content)]
+		rs.items.args = append(rs.items.args, rs.nextItem, r.Key, hashes[i], full, c, false)
+		rs.nextItem++
+		if rs.items.rows() >= batchRows {
+			if err := rs.flushItems(ctx); err != nil {
+				return 0, err
+			}
+		}
+	}
+	rs.stagedRecs += len(recs)
+	return newKeys, nil
+}
+
+// storedState is the store's current hashes of a key (full as stored:
+// "" when it is the content hash).
+type storedState struct{ hash, full string }
+
+// stored reads the hashes the store holds of the current (not removed)
+// records among recs[i] with first[i], through the store's own
+// connections: the session's connection holds no snapshot of the store
+// while the run is crawled.
+func (rs *RunSession) stored(ctx context.Context, recs []record.Record, first []bool) (map[string]storedState, error) {
+	out := map[string]storedState{}
+	for lo := 0; lo < len(recs); lo += batchRows * 5 {
+		var keys []string
+		for i := lo; i < min(lo+batchRows*5, len(recs)); i++ {
+			if first[i] {
+				keys = append(keys, recs[i].Key)
+			}
+		}
+		if len(keys) == 0 {
+			continue
+		}
+		kj, err := jsonList(keys)
+		if err != nil {
+			return nil, fmt.Errorf("source %s: stage records: encode keys: %w", rs.source, err)
+		}
+		rows, err := rs.s.db.QueryContext(ctx, `SELECT key, content_hash, full_hash FROM records
+			WHERE source = ? AND key IN (SELECT value FROM json_each(?)) AND removed_at IS NULL`, rs.source, kj)
+		if err != nil {
+			return nil, fmt.Errorf("source %s: stage records: read stored state: %w", rs.source, err)
+		}
+		for rows.Next() {
+			var k string
+			var st storedState
+			if err := rows.Scan(&k, &st.hash, &st.full); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("source %s: stage records: read stored state: %w", rs.source, err)
+			}
+			if st.full == st.hash {
+				st.full = ""
+			}
+			out[k] = st
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("source %s: stage records: read stored state: %w", rs.source, err)
+		}
+	}
+	return out, nil
+}
+
+// claim marks the keys of recs seen with content. first[i] reports that
+// recs[i] is the first record of its key in the run (the one that wins);
+// newKeys counts the keys the run had not seen at all.
+func (rs *RunSession) claim(ctx context.Context, recs []record.Record) (first []bool, newKeys int, err error) {
+	first = make([]bool, len(recs))
+	for lo := 0; lo < len(recs); lo += batchRows {
+		part := recs[lo:min(lo+batchRows, len(recs))]
+		k := len(part)
+		st := rs.claimStmts[k]
+		if st == nil {
+			q := `INSERT INTO temp.run_seen (key, rec) VALUES (?, 1)` + strings.Repeat(`, (?, 1)`, k-1) + ` ON CONFLICT DO NOTHING RETURNING key`
+			if err := rs.prepare(ctx, &st, q); err != nil {
+				return nil, 0, fmt.Errorf("source %s: stage records: %w", rs.source, err)
+			}
+			rs.claimStmts[k] = st
+		}
+		rs.seenArgs = rs.seenArgs[:0]
+		for i := range part {
+			rs.seenArgs = append(rs.seenArgs, part[i].Key)
+		}
+		rows, err := st.QueryContext(ctx, rs.seenArgs...)
+		if err != nil {
+			return nil, 0, fmt.Errorf("source %s: stage records: %w", rs.source, err)
+		}
+		inserted := make(map[string]bool, k)
+		for rows.Next() {
+			var key string
+			if err := rows.Scan(&key); err != nil {
+				rows.Close()
+				return nil, 0, fmt.Errorf("source %s: stage records: %w", rs.source, err)
+			}
+			inserted[key] = true
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, 0, fmt.Errorf("source %s: stage records: %w", rs.source, err)
+		}
+		for i := range part {
+			key := part[i].Key
+			if v, ok := inserted[key]; ok {
+				// New to the run; a second record of the key in this
+				// part finds it claimed.
+				first[lo+i] = v
+				if v {
+					newKeys++
+					rs.seen++
+				}
+				inserted[key] = false
+				continue
+			}
+			// Seen before: the first record only if seen without content.
+			res, err := rs.conn.ExecContext(ctx, `UPDATE temp.run_seen SET rec = 1 WHERE key = ? AND rec = 0`, key)
+			if err != nil {
+				return nil, 0, fmt.Errorf("source %s: stage record %s: %w", rs.source, key, err)
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return nil, 0, fmt.Errorf("source %s: stage record %s: %w", rs.source, key, err)
+			}
+			first[lo+i] = n == 1
+			inserted[key] = false
+		}
+	}
+	clear(rs.seenArgs)
+	return first, newKeys, nil
+}
+
+// AddSeen stages keys seen without content (the items of a page not
+// modified since the last run). It returns how many of them the run had
+// not seen before.
+func (rs *RunSession) AddSeen(ctx context.Context, keys []string) (newKeys int, err error) {
+	if err := rs.usable(); err != nil {
+		return 0, err
+	}
+	return rs.addSeen(ctx, keys)
+}
+
+func (rs *RunSession) addSeen(ctx context.Context, keys []string) (int, error) {
+	n := 0
+	for len(keys) > 0 {
+		k := min(len(keys), batchRows)
+		st := rs.seenStmts[k]
+		if st == nil {
+			q := `INSERT INTO temp.run_seen (key) VALUES (?)` + strings.Repeat(`, (?)`, k-1) + ` ON CONFLICT DO NOTHING`
+			if err := rs.prepare(ctx, &st, q); err != nil {
+				return 0, fmt.Errorf("source %s: stage seen keys: %w", rs.source, err)
+			}
+			rs.seenStmts[k] = st
+		}
+		rs.seenArgs = rs.seenArgs[:0]
+		for _, key := range keys[:k] {
+			rs.seenArgs = append(rs.seenArgs, key)
+		}
+		res, err := st.ExecContext(ctx, rs.seenArgs...)
+		if err != nil {
+			return 0, fmt.Errorf("source %s: stage %d seen keys: %w", rs.source, k, err)
+		}
+		added, err := res.RowsAffected()
+		if err != nil {
+			return 0, fmt.Errorf("source %s: stage %d seen keys: %w", rs.source, k, err)
+		}
+		n += int(added)
+		rs.seen += int(added)
+		keys = keys[k:]
+	}
+	clear(rs.seenArgs)
+	return n, nil
+}
+
+// AddPage stages the outcome of one fetched page, in the order pages
+// were taken into the run.
+func (rs *RunSession) AddPage(ctx context.Context, p PageOutcome) error {
+	if err := rs.usable(); err != nil {
+		return err
+	}
+	kj, err := jsonList(p.Keys)
+	if err != nil {
+		return fmt.Errorf("source %s: stage page %s: encode keys: %w", rs.source, p.URL, err)
+	}
+	nj, err := jsonList(p.Next)
+	if err != nil {
+		return fmt.Errorf("source %s: stage page %s: encode next links: %w", rs.source, p.URL, err)
+	}
+	rs.pages.args = append(rs.pages.args, rs.nextPage, p.URL, p.Status, p.Bytes, int64(p.Duration), p.Items, p.Err, p.NotModified,
+		p.ETag, p.LastModified, p.BodyHash, kj, nj)
+	rs.nextPage++
+	if rs.pages.rows() >= pageRows {
+		return rs.flushBatch(ctx, &rs.pages, "pages")
+	}
+	return nil
+}
+
+// pageRows is how many staged page outcomes one INSERT writes.
+const pageRows = 50
+
+// flushItems writes the queued staged records.
+func (rs *RunSession) flushItems(ctx context.Context) error {
+	if err := rs.flushBatch(ctx, &rs.items, "records"); err != nil {
+		return err
+	}
+	rs.content = rs.content[:0]
+	return nil
+}
+
+// flushBatch writes a batch of staged rows (b's first three values are
+// unused) and empties it.
+func (rs *RunSession) flushBatch(ctx context.Context, b *batch, what string) error {
+	n := b.rows()
+	if n == 0 {
+		return nil
+	}
+	st := b.full
+	full := b == &rs.items && n == batchRows || b == &rs.pages && n == pageRows
+	if !full || st == nil {
+		var err error
+		if st, err = rs.conn.PrepareContext(ctx, b.sqlFor(n)); err != nil {
+			return fmt.Errorf("source %s: stage %s: prepare: %w", rs.source, what, err)
+		}
+		if full {
+			b.full = st
+			rs.stmts = append(rs.stmts, st)
+		} else {
+			defer st.Close()
+		}
+	}
+	if _, err := st.ExecContext(ctx, b.args...); err != nil {
+		return fmt.Errorf("source %s: stage %d %s: %w", rs.source, n, what, err)
+	}
+	clear(b.args[3:])
+	b.args = b.args[:3]
+	return nil
+}
+
+// Finish stages in.Records, in.SeenKeys and in.Pages as AddRecords,
+// AddSeen and AddPage would, then applies everything the session staged
+// as one run of in.Source, in one transaction (see ApplyRun for the
+// semantics). On any error nothing of the run is kept. The session is
+// closed after.
+func (rs *RunSession) Finish(ctx context.Context, in RunInput) (*RunResult, error) {
+	defer rs.Close()
+	if err := rs.usable(); err != nil {
+		return nil, err
+	}
+	if in.Source != rs.source {
+		return nil, fmt.Errorf("source %s: apply run: the session stages source %q", in.Source, rs.source)
+	}
+	if err := validate(&in); err != nil {
+		return nil, err
+	}
+	if _, err := rs.AddRecords(ctx, in.Records); err != nil {
+		return nil, fmt.Errorf("source %s: apply run: %w", in.Source, err)
+	}
+	if _, err := rs.AddSeen(ctx, in.SeenKeys); err != nil {
+		return nil, fmt.Errorf("source %s: apply run: %w", in.Source, err)
+	}
+	for _, p := range in.Pages {
+		if err := rs.AddPage(ctx, p); err != nil {
+			return nil, fmt.Errorf("source %s: apply run: %w", in.Source, err)
+		}
+	}
+	if err := rs.flushItems(ctx); err != nil {
+		return nil, fmt.Errorf("source %s: apply run: %w", in.Source, err)
+	}
+	if err := rs.flushBatch(ctx, &rs.pages, "pages"); err != nil {
+		return nil, fmt.Errorf("source %s: apply run: %w", in.Source, err)
+	}
+	rs.finished = true
+	in.Records, in.SeenKeys, in.Pages = nil, nil, nil
+	if _, err := rs.conn.ExecContext(ctx, `COMMIT`); err != nil {
+		return nil, fmt.Errorf("source %s: apply run: end staging: %w", in.Source, err)
+	}
+
+	s := rs.s
+	tx, err := rs.conn.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: apply run: begin: %w", in.Source, err)
+	}
+	defer tx.Rollback()
+	a := &applier{s: s, tx: tx, in: &in, now: s.opts.Now().UTC(), keep: rs.keep, dups: rs.dups, seen: rs.seen, held: rs.held, extraNames: rs.extraNames}
+	defer a.close()
+	res, err := a.apply(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: apply run: %w", in.Source, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("source %s: apply run: commit: %w", in.Source, err)
+	}
+	r := &res.Run
+	lvl := s.log.Info
+	if r.Status == StatusSuspect {
+		lvl = s.log.Warn
+	}
+	lvl("run stored", "source", r.Source, "run", r.ID, "status", r.Status, "reason", r.Reason,
+		"seen", r.Seen, "added", r.Added, "updated", r.Updated, "removed", r.Removed,
+		"restored", r.Restored, "held", r.Held)
+	return res, nil
+}
