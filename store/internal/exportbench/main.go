@@ -6,13 +6,20 @@
 //
 // It builds the database once (10 sources of n/10 records, cached as
 // $TMPDIR/harvest-exportbench-N.db), builds harvest from ./cmd/harvest
-// (or takes -harvest), then runs the export -runs times in each mode with
-// GOMAXPROCS=1 under GNU time (/usr/bin/time -v) for CPU seconds and peak
-// RSS, reading its standard output to count the rows. Modes:
+// (or takes -harvest), then runs the export -runs times in each mode and
+// sink with GOMAXPROCS=1 under GNU time (/usr/bin/time -v) for CPU seconds
+// and peak RSS, and counts the rows written. Modes:
 //
-//	scan   extra.NAME columns found by walking the records first (the
+//	scan   extra.NAME columns from the store's list of extra names (the
 //	       CLI's default without --seeds)
-//	seeds  extra columns taken from --seeds (no extra walk)
+//	seeds  extra columns taken from --seeds
+//
+// Sinks:
+//
+//	pipe   standard output, read and counted as it comes (the reader's
+//	       pace and the pipe's 64 KiB buffer are part of the figure)
+//	file   --out FILE in -outdir (default /dev/shm, a tmpfs, so that disk
+//	       writeback is not), counted after the clock stops
 package main
 
 import (
@@ -46,15 +53,16 @@ func main() {
 	harvest := flag.String("harvest", "", "harvest binary (default: go build ./cmd/harvest)")
 	runs := flag.Int("runs", 3, "exports per mode")
 	procs := flag.String("gomaxprocs", "1", "GOMAXPROCS of the export process")
+	outDir := flag.String("outdir", "/dev/shm", "directory of the file sink (--out); a tmpfs keeps disk writeback out of the figure")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if err := run(context.Background(), log, *n, *dbPath, *harvest, *runs, *procs); err != nil {
+	if err := run(context.Background(), log, *n, *dbPath, *harvest, *runs, *procs, *outDir); err != nil {
 		fmt.Fprintln(os.Stderr, "exportbench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, log *slog.Logger, n int, dbPath, harvest string, runs int, procs string) error {
+func run(ctx context.Context, log *slog.Logger, n int, dbPath, harvest string, runs int, procs, outDir string) error {
 	if n <= 0 || n%sources != 0 {
 		return fmt.Errorf("-n %d: give a positive multiple of %d", n, sources)
 	}
@@ -94,27 +102,33 @@ func run(ctx context.Context, log *slog.Logger, n int, dbPath, harvest string, r
 		{"seeds", []string{"--seeds", seedDir}},
 	}
 	fmt.Printf("harvest export records --format csv, %d records, GOMAXPROCS=%s, %d runs a mode (median shown)\n", n, procs, runs)
-	fmt.Printf("%-6s %9s %8s %10s %8s %9s\n", "mode", "rows", "wall s", "rows/s", "cpu s", "peak MB")
+	fmt.Printf("%-6s %-5s %9s %8s %10s %8s %9s\n", "mode", "sink", "rows", "wall s", "rows/s", "cpu s", "peak MB")
+	sinks := []struct{ name, file string }{
+		{"pipe", ""},
+		{"file", filepath.Join(outDir, fmt.Sprintf("exportbench-%d.csv", os.Getpid()))},
+	}
 	for _, m := range modes {
-		var res []result
-		for range runs {
-			args := append([]string{"export", "records", "--format", "csv", "--db", dbPath}, m.extra...)
-			r, err := measure(ctx, harvest, args, procs)
-			if err != nil {
-				return fmt.Errorf("mode %s: %w", m.name, err)
+		for _, sink := range sinks {
+			var res []result
+			for range runs {
+				args := append([]string{"export", "records", "--format", "csv", "--db", dbPath}, m.extra...)
+				r, err := measure(ctx, harvest, args, procs, sink.file)
+				if err != nil {
+					return fmt.Errorf("mode %s: %w", m.name, err)
+				}
+				if r.rows != n {
+					return fmt.Errorf("mode %s, %s: exported %d rows, want %d", m.name, sink.name, r.rows, n)
+				}
+				res = append(res, r)
 			}
-			if r.rows != n {
-				return fmt.Errorf("mode %s: exported %d rows, want %d", m.name, r.rows, n)
+			sort.Slice(res, func(i, j int) bool { return res[i].wall < res[j].wall })
+			r := res[len(res)/2]
+			peak := 0.0
+			for _, x := range res {
+				peak = max(peak, x.peakMB)
 			}
-			res = append(res, r)
+			fmt.Printf("%-6s %-5s %9d %8.2f %10.0f %8.2f %9.1f\n", m.name, sink.name, r.rows, r.wall.Seconds(), float64(r.rows)/r.wall.Seconds(), r.cpu, peak)
 		}
-		sort.Slice(res, func(i, j int) bool { return res[i].wall < res[j].wall })
-		r := res[len(res)/2]
-		peak := 0.0
-		for _, x := range res {
-			peak = max(peak, x.peakMB)
-		}
-		fmt.Printf("%-6s %9d %8.2f %10.0f %8.2f %9.1f\n", m.name, r.rows, r.wall.Seconds(), float64(r.rows)/r.wall.Seconds(), r.cpu, peak)
 	}
 	return nil
 }
@@ -222,22 +236,45 @@ var (
 
 // measure runs harvest under GNU time and counts the CSV rows it writes
 // (line ends; the header is not counted; no value holds a line break).
-func measure(ctx context.Context, harvest string, args []string, procs string) (result, error) {
+// With outFile empty harvest writes to a pipe read as it goes; else it
+// writes outFile (--out), counted after the clock stops.
+func measure(ctx context.Context, harvest string, args []string, procs, outFile string) (result, error) {
+	if outFile != "" {
+		args = append(args, "--out", outFile)
+		defer os.Remove(outFile)
+	}
 	cmd := exec.CommandContext(ctx, "/usr/bin/time", append([]string{"-v", harvest}, args...)...)
 	cmd.Env = append(os.Environ(), "GOMAXPROCS="+procs)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return result{}, err
+	var lines int
+	var cerr, werr error
+	var wall time.Duration
+	if outFile == "" {
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			return result{}, err
+		}
+		start := time.Now()
+		if err := cmd.Start(); err != nil {
+			return result{}, err
+		}
+		lines, cerr = countLines(out)
+		werr = cmd.Wait()
+		wall = time.Since(start)
+	} else {
+		start := time.Now()
+		werr = cmd.Run()
+		wall = time.Since(start)
+		if werr == nil {
+			f, err := os.Open(outFile)
+			if err != nil {
+				return result{}, err
+			}
+			lines, cerr = countLines(f)
+			f.Close()
+		}
 	}
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return result{}, err
-	}
-	lines, cerr := countLines(out)
-	werr := cmd.Wait()
-	wall := time.Since(start)
 	if err := errors.Join(cerr, werr); err != nil {
 		return result{}, fmt.Errorf("%s: %w\n%s", strings.Join(args, " "), err, stderr.String())
 	}
