@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -22,14 +23,14 @@ import (
 // over path; the directory is then fsynced. When write or any step fails,
 // the temporary file is removed and path is left as it was.
 func AtomicWriteFile(path string, write func(io.Writer) error) error {
-	_, err := atomicWrite(path, write)
+	_, err := atomicWrite(path, false, write)
 	return err
 }
 
 // fileInfo is what atomicWrite learnt of the file it wrote.
 type fileInfo struct {
 	bytes  int64
-	sha256 string
+	sha256 string // when asked for
 }
 
 type countWriter struct{ n int64 }
@@ -39,7 +40,9 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func atomicWrite(path string, write func(io.Writer) error) (fi fileInfo, err error) {
+// atomicWrite is AtomicWriteFile that counts the bytes and, with sum,
+// takes their SHA-256 (a manifest's checksums) on the way.
+func atomicWrite(path string, sum bool, write func(io.Writer) error) (fi fileInfo, err error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
@@ -54,9 +57,14 @@ func atomicWrite(path string, write func(io.Writer) error) (fi fileInfo, err err
 			os.Remove(tmp.Name())
 		}
 	}()
-	h := sha256.New()
 	var cnt countWriter
-	bw := bufio.NewWriterSize(io.MultiWriter(tmp, h, &cnt), 64<<10)
+	var h hash.Hash
+	dst := io.MultiWriter(tmp, &cnt)
+	if sum {
+		h = sha256.New()
+		dst = io.MultiWriter(tmp, h, &cnt)
+	}
+	bw := bufio.NewWriterSize(dst, 64<<10)
 	if err = write(bw); err != nil {
 		return fi, fmt.Errorf("write %s: %w", path, err)
 	}
@@ -82,7 +90,11 @@ func atomicWrite(path string, write func(io.Writer) error) (fi fileInfo, err err
 		d.Sync()
 		d.Close()
 	}
-	return fileInfo{bytes: cnt.n, sha256: hex.EncodeToString(h.Sum(nil))}, nil
+	fi.bytes = cnt.n
+	if sum {
+		fi.sha256 = hex.EncodeToString(h.Sum(nil))
+	}
+	return fi, nil
 }
 
 // ReadCursor reads a consumer's cursor file: the id of the newest change

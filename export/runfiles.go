@@ -115,7 +115,7 @@ func WriteRunFilesFrom(ctx context.Context, outDir string, run store.Run, src Ch
 			}
 			name := g.stem + "." + fo.Format
 			var rows int
-			fi, err := atomicWrite(filepath.Join(dir, name), func(w io.Writer) error {
+			fi, err := atomicWrite(filepath.Join(dir, name), true, func(w io.Writer) error {
 				var err error
 				rows, err = WriteChanges(ctx, w, src, f, fo)
 				return err
