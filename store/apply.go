@@ -374,7 +374,7 @@ func (a *applier) applyItems(ctx context.Context) error {
 				r.version_id, r.content_hash, CASE WHEN r.full_hash IN ('', r.content_hash) THEN NULL ELSE r.full_hash END,
 				r.removed_at IS NOT NULL, r.last_changed
 			FROM temp.run_items s LEFT JOIN records r ON r.source = ?1 AND r.key = s.key
-			WHERE s.seq > ?2 AND (s.content IS NOT NULL OR s.held OR r.version_id IS NULL OR r.removed_at IS NOT NULL OR r.content_hash <> s.hash
+			WHERE s.seq > ?2 AND (s.content IS NOT NULL OR r.version_id IS NULL OR r.removed_at IS NOT NULL OR r.content_hash <> s.hash
 				OR CASE WHEN r.full_hash = '' THEN r.content_hash ELSE r.full_hash END <> CASE WHEN s.full = '' THEN s.hash ELSE s.full END)
 			ORDER BY s.seq LIMIT ?4`, a.in.Source, last, needContent, chunkRows)
 		if err != nil {

@@ -32,14 +32,17 @@ type RunSession struct {
 	// its changes are read back from the store (EachChange with RunID).
 	keep bool
 
-	items      batch // staged records: seq, key, hash, full, content
-	nextItem   int64
-	nextPage   int64
-	content    []byte
-	seenStmts  map[int]*sql.Stmt
-	claimStmts map[int]*sql.Stmt
-	dups       dupKeys // records ignored for a key already staged
-	seen       int     // distinct keys staged (run_seen rows)
+	items    batch // staged records: seq, key, hash, full, content
+	nextItem int64
+	nextPage int64
+	content  []byte
+	// keys are the keys the run has seen, true once a record of the key
+	// was staged (the first one wins): the keys only, never content
+	// (~100 bytes a key).
+	keys    map[string]bool
+	seenRun batch   // run_seen rows not yet written
+	dups    dupKeys // records ignored for a key already staged
+	seen    int     // distinct keys staged (run_seen rows)
 	// held are the staged records by seq when the caller holds them
 	// anyway (ApplyRun): changes then point at them, not at decoded
 	// copies.
@@ -48,7 +51,6 @@ type RunSession struct {
 	extraNames map[string]bool
 	pages      batch // staged page outcomes, written in batches
 	stmts      []*sql.Stmt
-	seenArgs   []any
 	finished   bool
 	closed     bool
 	stagedRecs int
@@ -57,11 +59,12 @@ type RunSession struct {
 // stagingSchema is the session's temporary tables. run_items holds the
 // records in the order the crawl saw them (seq), the first occurrence of
 // each key only, without content when the store held it unchanged as it
-// was staged or when the caller holds the record (held = 1, ApplyRun); run_seen every key the run saw, rec = 1 when with
-// content; run_staged_pages the page outcomes in order.
+// was staged or when the caller holds the record (held = 1, ApplyRun);
+// run_seen every key the run saw; run_staged_pages the page outcomes in
+// order.
 const stagingSchema = `
 CREATE TEMP TABLE run_items (seq INTEGER PRIMARY KEY, key TEXT NOT NULL, hash TEXT NOT NULL, full TEXT NOT NULL, content BLOB, held INTEGER NOT NULL);
-CREATE TEMP TABLE run_seen (key TEXT PRIMARY KEY, rec INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+CREATE TEMP TABLE run_seen (key TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TEMP TABLE run_staged_pages (seq INTEGER PRIMARY KEY, url TEXT NOT NULL, status INTEGER NOT NULL, bytes INTEGER NOT NULL,
 	duration_ns INTEGER NOT NULL, items INTEGER NOT NULL, error TEXT NOT NULL, not_modified INTEGER NOT NULL,
 	etag TEXT NOT NULL, last_modified TEXT NOT NULL, body_hash TEXT NOT NULL, keys TEXT NOT NULL, next TEXT NOT NULL);`
@@ -81,7 +84,7 @@ func (s *Store) beginRun(ctx context.Context, source string, ignore []string, ke
 	if err != nil {
 		return nil, fmt.Errorf("source %s: begin run: connection: %w", source, err)
 	}
-	rs := &RunSession{s: s, conn: conn, source: source, ignore: ignore, keep: keep, seenStmts: map[int]*sql.Stmt{}, claimStmts: map[int]*sql.Stmt{}}
+	rs := &RunSession{s: s, conn: conn, source: source, ignore: ignore, keep: keep, keys: map[string]bool{}}
 	// Staged rows go to a temporary file, not memory (the point of
 	// staging). They are written in one deferred transaction that only
 	// ever touches the temporary database: it takes no lock on the store,
@@ -98,6 +101,8 @@ func (s *Store) beginRun(ctx context.Context, source string, ignore []string, ke
 	// The batch's three shared values (?1-?3) are not used here: bound
 	// to nothing, they keep batch.sqlFor's numbering.
 	rs.items.args = append(make([]any, 0, 3+batchRows*rs.items.width), nil, nil, nil)
+	rs.seenRun = batch{head: `INSERT INTO temp.run_seen (key) VALUES `, row: `(?%d)`, width: 1}
+	rs.seenRun.args = append(make([]any, 0, 3+batchRows), nil, nil, nil)
 	rs.pages = batch{
 		head: `INSERT INTO temp.run_staged_pages (seq, url, status, bytes, duration_ns, items, error, not_modified,
 			etag, last_modified, body_hash, keys, next) VALUES `,
@@ -175,9 +180,15 @@ func (rs *RunSession) AddRecords(ctx context.Context, recs []record.Record) (new
 		return 0, err
 	}
 	hashes, fulls := hashAll(recs, rs.ignore)
-	stored, err := rs.stored(ctx, recs, first)
-	if err != nil {
-		return 0, err
+	// The store's hashes spare staging the content of a record it holds
+	// unchanged; when the caller holds the records (ApplyRun) no content
+	// is staged anyway, and Finish compares the hashes.
+	var stored map[string]storedState
+	if !rs.keep {
+		var err error
+		if stored, err = rs.stored(ctx, recs, first); err != nil {
+			return 0, err
+		}
 	}
 	for i := range recs {
 		r := &recs[i]
@@ -295,70 +306,40 @@ func (rs *RunSession) stored(ctx context.Context, recs []record.Record, first []
 
 // claim marks the keys of recs seen with content. first[i] reports that
 // recs[i] is the first record of its key in the run (the one that wins);
-// newKeys counts the keys the run had not seen at all.
+// newKeys counts the keys the run had not seen at all, which are queued
+// for run_seen.
 func (rs *RunSession) claim(ctx context.Context, recs []record.Record) (first []bool, newKeys int, err error) {
 	first = make([]bool, len(recs))
-	for lo := 0; lo < len(recs); lo += batchRows {
-		part := recs[lo:min(lo+batchRows, len(recs))]
-		k := len(part)
-		st := rs.claimStmts[k]
-		if st == nil {
-			q := `INSERT INTO temp.run_seen (key, rec) VALUES (?, 1)` + strings.Repeat(`, (?, 1)`, k-1) + ` ON CONFLICT DO NOTHING RETURNING key`
-			if err := rs.prepare(ctx, &st, q); err != nil {
-				return nil, 0, fmt.Errorf("source %s: stage records: %w", rs.source, err)
+	for i := range recs {
+		key := recs[i].Key
+		withRecord, seen := rs.keys[key]
+		switch {
+		case !seen:
+			newKeys++
+			if err := rs.addKey(ctx, key, true); err != nil {
+				return nil, 0, err
 			}
-			rs.claimStmts[k] = st
-		}
-		rs.seenArgs = rs.seenArgs[:0]
-		for i := range part {
-			rs.seenArgs = append(rs.seenArgs, part[i].Key)
-		}
-		rows, err := st.QueryContext(ctx, rs.seenArgs...)
-		if err != nil {
-			return nil, 0, fmt.Errorf("source %s: stage records: %w", rs.source, err)
-		}
-		inserted := make(map[string]bool, k)
-		for rows.Next() {
-			var key string
-			if err := rows.Scan(&key); err != nil {
-				rows.Close()
-				return nil, 0, fmt.Errorf("source %s: stage records: %w", rs.source, err)
-			}
-			inserted[key] = true
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, 0, fmt.Errorf("source %s: stage records: %w", rs.source, err)
-		}
-		for i := range part {
-			key := part[i].Key
-			if v, ok := inserted[key]; ok {
-				// New to the run; a second record of the key in this
-				// part finds it claimed.
-				first[lo+i] = v
-				if v {
-					newKeys++
-					rs.seen++
-				}
-				inserted[key] = false
-				continue
-			}
-			// Seen before: the first record only if seen without content.
-			res, err := rs.conn.ExecContext(ctx, `UPDATE temp.run_seen SET rec = 1 WHERE key = ? AND rec = 0`, key)
-			if err != nil {
-				return nil, 0, fmt.Errorf("source %s: stage record %s: %w", rs.source, key, err)
-			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return nil, 0, fmt.Errorf("source %s: stage record %s: %w", rs.source, key, err)
-			}
-			first[lo+i] = n == 1
-			inserted[key] = false
+			first[i] = true
+		case !withRecord:
+			// Seen before without content (a page not modified).
+			rs.keys[key] = true
+			first[i] = true
 		}
 	}
-	clear(rs.seenArgs)
 	return first, newKeys, nil
+}
+
+// addKey notes a key new to the run and queues its run_seen row.
+func (rs *RunSession) addKey(ctx context.Context, key string, withRecord bool) error {
+	// A copy: the key may share the memory of a page or record that is
+	// not kept.
+	rs.keys[strings.Clone(key)] = withRecord
+	rs.seen++
+	rs.seenRun.args = append(rs.seenRun.args, key)
+	if rs.seenRun.rows() >= batchRows {
+		return rs.flushBatch(ctx, &rs.seenRun, "seen keys")
+	}
+	return nil
 }
 
 // AddSeen stages keys seen without content (the items of a page not
@@ -373,33 +354,15 @@ func (rs *RunSession) AddSeen(ctx context.Context, keys []string) (newKeys int, 
 
 func (rs *RunSession) addSeen(ctx context.Context, keys []string) (int, error) {
 	n := 0
-	for len(keys) > 0 {
-		k := min(len(keys), batchRows)
-		st := rs.seenStmts[k]
-		if st == nil {
-			q := `INSERT INTO temp.run_seen (key) VALUES (?)` + strings.Repeat(`, (?)`, k-1) + ` ON CONFLICT DO NOTHING`
-			if err := rs.prepare(ctx, &st, q); err != nil {
-				return 0, fmt.Errorf("source %s: stage seen keys: %w", rs.source, err)
-			}
-			rs.seenStmts[k] = st
+	for _, key := range keys {
+		if _, seen := rs.keys[key]; seen {
+			continue
 		}
-		rs.seenArgs = rs.seenArgs[:0]
-		for _, key := range keys[:k] {
-			rs.seenArgs = append(rs.seenArgs, key)
+		n++
+		if err := rs.addKey(ctx, key, false); err != nil {
+			return 0, err
 		}
-		res, err := st.ExecContext(ctx, rs.seenArgs...)
-		if err != nil {
-			return 0, fmt.Errorf("source %s: stage %d seen keys: %w", rs.source, k, err)
-		}
-		added, err := res.RowsAffected()
-		if err != nil {
-			return 0, fmt.Errorf("source %s: stage %d seen keys: %w", rs.source, k, err)
-		}
-		n += int(added)
-		rs.seen += int(added)
-		keys = keys[k:]
 	}
-	clear(rs.seenArgs)
 	return n, nil
 }
 
@@ -446,7 +409,7 @@ func (rs *RunSession) flushBatch(ctx context.Context, b *batch, what string) err
 		return nil
 	}
 	st := b.full
-	full := b == &rs.items && n == batchRows || b == &rs.pages && n == pageRows
+	full := n == batchRows && b != &rs.pages || b == &rs.pages && n == pageRows
 	if !full || st == nil {
 		var err error
 		if st, err = rs.conn.PrepareContext(ctx, b.sqlFor(n)); err != nil {
@@ -500,7 +463,11 @@ func (rs *RunSession) Finish(ctx context.Context, in RunInput) (*RunResult, erro
 	if err := rs.flushBatch(ctx, &rs.pages, "pages"); err != nil {
 		return nil, fmt.Errorf("source %s: apply run: %w", in.Source, err)
 	}
+	if err := rs.flushBatch(ctx, &rs.seenRun, "seen keys"); err != nil {
+		return nil, fmt.Errorf("source %s: apply run: %w", in.Source, err)
+	}
 	rs.finished = true
+	rs.keys = nil
 	in.Records, in.SeenKeys, in.Pages = nil, nil, nil
 	if _, err := rs.conn.ExecContext(ctx, `COMMIT`); err != nil {
 		return nil, fmt.Errorf("source %s: apply run: end staging: %w", in.Source, err)
