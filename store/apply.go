@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -700,15 +701,29 @@ func (a *applier) change(ctx context.Context, kind string, it *item, r *record.R
 	a.nextChange++
 	a.changeRows.args = append(a.changeRows.args, id, key, kind, vid, fj)
 	if a.keep || a.s.opts.OnChange != nil {
-		if r == nil {
+		var rec record.Record
+		switch {
+		case r != nil:
+			rec = contentOnly(r)
+		case a.held != nil:
+			// Copied straight from the caller's record.
+			rec = contentOnly(a.held[it.seq])
+			rec.Source, rec.Key, rec.ContentHash = a.in.Source, it.key, it.hash
+		default:
 			var err error
 			if r, err = a.itemRecord(ctx, it); err != nil {
 				return err
 			}
+			rec = contentOnly(r)
+		}
+		if len(a.changes) == cap(a.changes) {
+			// Doubling: append's growth of a large slice (1.25x) would
+			// copy a run's 40,000 changes some 20 times.
+			a.changes = slices.Grow(a.changes, max(len(a.changes), 256))
 		}
 		a.changes = append(a.changes, Change{
 			ID: id, RunID: a.runID, Source: a.in.Source, Key: key, Kind: kind, At: a.now,
-			Fields: fields, Record: contentOnly(r),
+			Fields: fields, Record: rec,
 		})
 		c := &a.changes[len(a.changes)-1]
 		if kind == KindRemoved {
