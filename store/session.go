@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/harvest-dev/harvest/record"
 )
@@ -54,6 +55,32 @@ type RunSession struct {
 	finished   bool
 	closed     bool
 	stagedRecs int
+	times      SessionTimes
+	inFinish   bool // Finish is staging what it was given: its time counts as Finish's
+}
+
+// SessionTimes is the wall time a session spent in its methods, for
+// profiling: staging (AddRecords, AddSeen and AddPage, called while the
+// run is crawled) and Finish (including the staging of what it was
+// given, and the run's transaction).
+type SessionTimes struct {
+	Stage  time.Duration
+	Stages int // staging calls
+	Finish time.Duration
+}
+
+// Times is the time the session spent so far; it may be read after
+// Finish or Close.
+func (rs *RunSession) Times() SessionTimes { return rs.times }
+
+// timeStage adds the time since start to the staging time; deferred by
+// the staging methods.
+func (rs *RunSession) timeStage(start time.Time) {
+	if rs.inFinish {
+		return
+	}
+	rs.times.Stage += time.Since(start)
+	rs.times.Stages++
 }
 
 // stagingSchema is the session's temporary tables. run_items holds the
@@ -160,6 +187,7 @@ func (rs *RunSession) usable() error {
 // keys the run had not seen before (on any page, with or without
 // content).
 func (rs *RunSession) AddRecords(ctx context.Context, recs []record.Record) (newKeys int, err error) {
+	defer rs.timeStage(time.Now())
 	if err := rs.usable(); err != nil {
 		return 0, err
 	}
@@ -346,6 +374,7 @@ func (rs *RunSession) addKey(ctx context.Context, key string, withRecord bool) e
 // modified since the last run). It returns how many of them the run had
 // not seen before.
 func (rs *RunSession) AddSeen(ctx context.Context, keys []string) (newKeys int, err error) {
+	defer rs.timeStage(time.Now())
 	if err := rs.usable(); err != nil {
 		return 0, err
 	}
@@ -369,6 +398,7 @@ func (rs *RunSession) addSeen(ctx context.Context, keys []string) (int, error) {
 // AddPage stages the outcome of one fetched page, in the order pages
 // were taken into the run.
 func (rs *RunSession) AddPage(ctx context.Context, p PageOutcome) error {
+	defer rs.timeStage(time.Now())
 	if err := rs.usable(); err != nil {
 		return err
 	}
@@ -437,6 +467,11 @@ func (rs *RunSession) flushBatch(ctx context.Context, b *batch, what string) err
 // closed after.
 func (rs *RunSession) Finish(ctx context.Context, in RunInput) (*RunResult, error) {
 	defer rs.Close()
+	rs.inFinish = true
+	defer func(start time.Time) {
+		rs.times.Finish += time.Since(start)
+		rs.inFinish = false
+	}(time.Now())
 	if err := rs.usable(); err != nil {
 		return nil, err
 	}
