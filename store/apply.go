@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -126,6 +127,9 @@ type applier struct {
 	dups    dupKeys          // staged records ignored for a repeated key
 	seen    int              // distinct keys the run saw, with or without content
 	held    []*record.Record // the staged records by seq, when the caller holds them
+	// heldHash and heldFull are the hashes of held (heldFull[i] "" when
+	// it is heldHash[i]).
+	heldHash, heldFull []string
 }
 
 // item is one staged record with what the store holds of its key.
@@ -362,6 +366,9 @@ type dupKeys struct {
 // they were unchanged are read only if they no longer are. Rows written for one chunk's keys do not
 // touch the state of another chunk's (each key is staged once).
 func (a *applier) applyItems(ctx context.Context) error {
+	if a.held != nil {
+		return a.applyHeld(ctx)
+	}
 	// The record's content is read only when the change keeps it.
 	needContent := (a.keep || a.s.opts.OnChange != nil) && a.held == nil
 	chunk := make([]item, 0, chunkRows)
@@ -421,6 +428,77 @@ func (a *applier) applyItems(ctx context.Context) error {
 		}
 		last = chunk[len(chunk)-1].seq
 	}
+}
+
+// applyHeld applies the records the caller holds (ApplyRun): the
+// run_seen rows that carry their seq and hashes are compared with the
+// store's state of their keys in one pass in key order, and the records
+// new, restored or changed are then applied in the order seen.
+func (a *applier) applyHeld(ctx context.Context) error {
+	rows, err := a.tx.QueryContext(ctx, `SELECT s.seq, r.version_id, r.content_hash,
+			CASE WHEN r.full_hash IN ('', r.content_hash) THEN NULL ELSE r.full_hash END, r.removed_at IS NOT NULL, r.last_changed
+		FROM temp.run_seen s LEFT JOIN records r ON r.source = ?1 AND r.key = s.key
+		WHERE s.seq IS NOT NULL AND (r.version_id IS NULL OR r.removed_at IS NOT NULL OR r.content_hash <> s.hash
+			OR CASE WHEN r.full_hash = '' THEN r.content_hash ELSE r.full_hash END <> CASE WHEN s.full = '' THEN s.hash ELSE s.full END)`,
+		a.in.Source)
+	if err != nil {
+		return fmt.Errorf("read stored state: %w", err)
+	}
+	var work []item
+	var curs []current
+	for rows.Next() {
+		var (
+			seq              int64
+			vid, lastChanged sql.NullInt64
+			hash, full       sql.NullString
+			removed          sql.NullBool
+		)
+		if err := rows.Scan(&seq, &vid, &hash, &full, &removed, &lastChanged); err != nil {
+			rows.Close()
+			return fmt.Errorf("read stored state: %w", err)
+		}
+		if seq < 0 || seq >= int64(len(a.held)) {
+			rows.Close()
+			return fmt.Errorf("read stored state: staged seq %d of %d records", seq, len(a.held))
+		}
+		it := item{seq: seq, key: a.held[seq].Key, hash: a.heldHash[seq], full: a.heldFull[seq]}
+		if it.full == "" {
+			it.full = it.hash
+		}
+		if vid.Valid {
+			if len(curs) == cap(curs) {
+				curs = make([]current, 0, chunkRows)
+			}
+			curs = append(curs, current{versionID: vid.Int64, lastChanged: lastChanged.Int64, hash: hash.String, full: hash.String, removed: removed.Bool})
+			c := &curs[len(curs)-1]
+			if full.Valid {
+				c.full = full.String
+			}
+			it.cur = c
+		}
+		work = append(work, it)
+	}
+	err = rows.Err()
+	rows.Close()
+	if err != nil {
+		return fmt.Errorf("read stored state: %w", err)
+	}
+	slices.SortFunc(work, func(x, y item) int { return cmp.Compare(x.seq, y.seq) })
+	if a.keep && len(work) > 0 {
+		// At most one change per record applied (removals add more).
+		a.changes = make([]Change, 0, len(work))
+	}
+	for i := range work {
+		if i%chunkRows == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		if err := a.applyRecord(ctx, &work[i]); err != nil {
+			return fmt.Errorf("record %s: %w", work[i].key, err)
+		}
+	}
+	return nil
 }
 
 func orNow(t, now time.Time) time.Time {

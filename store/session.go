@@ -48,6 +48,10 @@ type RunSession struct {
 	// anyway (ApplyRun): changes then point at them, not at decoded
 	// copies.
 	held []*record.Record
+	// heldHash and heldFull are their hashes (heldFull[i] "" when it is
+	// heldHash[i]). Held records are staged as run_seen rows with their
+	// seq and hashes only, which Finish compares with the store's.
+	heldHash, heldFull []string
 	// extraNames are the extra field names of the staged records.
 	extraNames map[string]bool
 	pages      batch // staged page outcomes, written in batches
@@ -86,12 +90,12 @@ func (rs *RunSession) timeStage(start time.Time) {
 // stagingSchema is the session's temporary tables. run_items holds the
 // records in the order the crawl saw them (seq), the first occurrence of
 // each key only, without content when the store held it unchanged as it
-// was staged or when the caller holds the record (held = 1, ApplyRun);
-// run_seen every key the run saw; run_staged_pages the page outcomes in
-// order.
+// was staged (none when the caller holds the records: ApplyRun); run_seen
+// every key the run saw, with the seq and hashes of its record when the
+// caller holds it; run_staged_pages the page outcomes in order.
 const stagingSchema = `
 CREATE TEMP TABLE run_items (seq INTEGER PRIMARY KEY, key TEXT NOT NULL, hash TEXT NOT NULL, full TEXT NOT NULL, content BLOB, held INTEGER NOT NULL);
-CREATE TEMP TABLE run_seen (key TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TEMP TABLE run_seen (key TEXT PRIMARY KEY, seq INTEGER, hash TEXT, full TEXT) WITHOUT ROWID;
 CREATE TEMP TABLE run_staged_pages (seq INTEGER PRIMARY KEY, url TEXT NOT NULL, status INTEGER NOT NULL, bytes INTEGER NOT NULL,
 	duration_ns INTEGER NOT NULL, items INTEGER NOT NULL, error TEXT NOT NULL, not_modified INTEGER NOT NULL,
 	etag TEXT NOT NULL, last_modified TEXT NOT NULL, body_hash TEXT NOT NULL, keys TEXT NOT NULL, next TEXT NOT NULL);`
@@ -128,8 +132,8 @@ func (s *Store) beginRun(ctx context.Context, source string, ignore []string, ke
 	// The batch's three shared values (?1-?3) are not used here: bound
 	// to nothing, they keep batch.sqlFor's numbering.
 	rs.items.args = append(make([]any, 0, 3+batchRows*rs.items.width), nil, nil, nil)
-	rs.seenRun = batch{head: `INSERT INTO temp.run_seen (key) VALUES `, row: `(?%d)`, width: 1}
-	rs.seenRun.args = append(make([]any, 0, 3+batchRows), nil, nil, nil)
+	rs.seenRun = batch{head: `INSERT INTO temp.run_seen (key, seq, hash, full) VALUES `, row: `(?%d, ?%d, ?%d, ?%d)`, width: 4}
+	rs.seenRun.args = append(make([]any, 0, 3+batchRows*rs.seenRun.width), nil, nil, nil)
 	rs.pages = batch{
 		head: `INSERT INTO temp.run_staged_pages (seq, url, status, bytes, duration_ns, items, error, not_modified,
 			etag, last_modified, body_hash, keys, next) VALUES `,
@@ -220,14 +224,19 @@ func (rs *RunSession) AddRecords(ctx context.Context, recs []record.Record) (new
 	}
 	for i := range recs {
 		r := &recs[i]
-		if !first[i] {
+		if first[i] == claimDup {
 			if rs.dups.n++; len(rs.dups.shown) < 5 {
 				rs.dups.shown = append(rs.dups.shown, r.Key)
 			}
 			continue
 		}
+		full := storedFull(hashes[i], fulls[i])
 		if rs.keep {
-			rs.held = append(rs.held, r)
+			// The caller holds the record: only its seq and hashes are
+			// staged, with its key.
+			if err := rs.stageHeld(ctx, r, first[i], hashes[i], full); err != nil {
+				return 0, err
+			}
 		}
 		for k := range r.Extra {
 			if !rs.extraNames[k] {
@@ -237,22 +246,13 @@ func (rs *RunSession) AddRecords(ctx context.Context, recs []record.Record) (new
 				rs.extraNames[k] = true
 			}
 		}
-		full := storedFull(hashes[i], fulls[i])
+		if rs.keep {
+			continue
+		}
 		if st, ok := stored[r.Key]; ok && st.hash == hashes[i] && st.full == full {
 			// Unchanged in the store: staged without content, for Finish
 			// to check that it still is.
 			rs.items.args = append(rs.items.args, rs.nextItem, r.Key, hashes[i], full, nil, false)
-			rs.nextItem++
-			if rs.items.rows() >= batchRows {
-				if err := rs.flushItems(ctx); err != nil {
-					return 0, err
-				}
-			}
-			continue
-		}
-		if rs.keep {
-			// The caller holds the record: its content is not staged.
-			rs.items.args = append(rs.items.args, rs.nextItem, r.Key, hashes[i], full, nil, true)
 			rs.nextItem++
 			if rs.items.rows() >= batchRows {
 				if err := rs.flushItems(ctx); err != nil {
@@ -287,15 +287,15 @@ func (rs *RunSession) AddRecords(ctx context.Context, recs []record.Record) (new
 type storedState struct{ hash, full string }
 
 // stored reads the hashes the store holds of the current (not removed)
-// records among recs[i] with first[i], through the store's own
+// records among recs[i] not claimDup, through the store's own
 // connections: the session's connection holds no snapshot of the store
 // while the run is crawled.
-func (rs *RunSession) stored(ctx context.Context, recs []record.Record, first []bool) (map[string]storedState, error) {
+func (rs *RunSession) stored(ctx context.Context, recs []record.Record, first []uint8) (map[string]storedState, error) {
 	out := map[string]storedState{}
 	for lo := 0; lo < len(recs); lo += batchRows * 5 {
 		var keys []string
 		for i := lo; i < min(lo+batchRows*5, len(recs)); i++ {
-			if first[i] {
+			if first[i] != claimDup {
 				keys = append(keys, recs[i].Key)
 			}
 		}
@@ -332,40 +332,78 @@ func (rs *RunSession) stored(ctx context.Context, recs []record.Record, first []
 	return out, nil
 }
 
-// claim marks the keys of recs seen with content. first[i] reports that
-// recs[i] is the first record of its key in the run (the one that wins);
-// newKeys counts the keys the run had not seen at all, which are queued
-// for run_seen.
-func (rs *RunSession) claim(ctx context.Context, recs []record.Record) (first []bool, newKeys int, err error) {
-	first = make([]bool, len(recs))
+// How claim finds a record's key: new to the run, seen before without
+// content (a page not modified), or already claimed by an earlier record
+// (a duplicate, ignored).
+const (
+	claimDup uint8 = iota
+	claimNew
+	claimSeen
+)
+
+// claim marks the keys of recs seen with content. first[i] is claimDup
+// unless recs[i] is the first record of its key in the run (the one that
+// wins); newKeys counts the keys the run had not seen at all. The
+// run_seen rows of new keys are queued here, except when the caller
+// holds the records (stageHeld queues them with their hashes).
+func (rs *RunSession) claim(ctx context.Context, recs []record.Record) (first []uint8, newKeys int, err error) {
+	first = make([]uint8, len(recs))
 	for i := range recs {
 		key := recs[i].Key
 		withRecord, seen := rs.keys[key]
 		switch {
 		case !seen:
 			newKeys++
-			if err := rs.addKey(ctx, key, true); err != nil {
+			if err := rs.addKey(ctx, key, true, !rs.keep); err != nil {
 				return nil, 0, err
 			}
-			first[i] = true
+			first[i] = claimNew
 		case !withRecord:
-			// Seen before without content (a page not modified).
 			rs.keys[key] = true
-			first[i] = true
+			first[i] = claimSeen
 		}
 	}
 	return first, newKeys, nil
 }
 
-// addKey notes a key new to the run and queues its run_seen row.
-func (rs *RunSession) addKey(ctx context.Context, key string, withRecord bool) error {
+// addKey notes a key new to the run and, if queue, queues its run_seen
+// row.
+func (rs *RunSession) addKey(ctx context.Context, key string, withRecord, queue bool) error {
 	// A copy: the key may share the memory of a page or record that is
 	// not kept.
 	rs.keys[strings.Clone(key)] = withRecord
 	rs.seen++
-	rs.seenRun.args = append(rs.seenRun.args, key)
+	if !queue {
+		return nil
+	}
+	rs.seenRun.args = append(rs.seenRun.args, key, nil, nil, nil)
 	if rs.seenRun.rows() >= batchRows {
 		return rs.flushBatch(ctx, &rs.seenRun, "seen keys")
+	}
+	return nil
+}
+
+// stageHeld stages a record the caller holds: it keeps the record and
+// its hashes, and stages its key's run_seen row with its seq (its index
+// in rs.held) and hashes.
+func (rs *RunSession) stageHeld(ctx context.Context, r *record.Record, how uint8, hash, full string) error {
+	seq := int64(len(rs.held))
+	rs.held = append(rs.held, r)
+	rs.heldHash = append(rs.heldHash, hash)
+	rs.heldFull = append(rs.heldFull, full)
+	if how == claimNew {
+		rs.seenRun.args = append(rs.seenRun.args, r.Key, seq, hash, full)
+		if rs.seenRun.rows() >= batchRows {
+			return rs.flushBatch(ctx, &rs.seenRun, "seen keys")
+		}
+		return nil
+	}
+	// Seen before without content: its row is there, or queued.
+	if err := rs.flushBatch(ctx, &rs.seenRun, "seen keys"); err != nil {
+		return err
+	}
+	if _, err := rs.conn.ExecContext(ctx, `UPDATE temp.run_seen SET seq = ?, hash = ?, full = ? WHERE key = ?`, seq, hash, full, r.Key); err != nil {
+		return fmt.Errorf("source %s: stage record %s: %w", rs.source, r.Key, err)
 	}
 	return nil
 }
@@ -388,7 +426,7 @@ func (rs *RunSession) addSeen(ctx context.Context, keys []string) (int, error) {
 			continue
 		}
 		n++
-		if err := rs.addKey(ctx, key, false); err != nil {
+		if err := rs.addKey(ctx, key, false, true); err != nil {
 			return 0, err
 		}
 	}
@@ -514,7 +552,7 @@ func (rs *RunSession) Finish(ctx context.Context, in RunInput) (*RunResult, erro
 		return nil, fmt.Errorf("source %s: apply run: begin: %w", in.Source, err)
 	}
 	defer tx.Rollback()
-	a := &applier{s: s, tx: tx, in: &in, now: s.opts.Now().UTC(), keep: rs.keep, dups: rs.dups, seen: rs.seen, held: rs.held, extraNames: rs.extraNames}
+	a := &applier{s: s, tx: tx, in: &in, now: s.opts.Now().UTC(), keep: rs.keep, dups: rs.dups, seen: rs.seen, held: rs.held, heldHash: rs.heldHash, heldFull: rs.heldFull, extraNames: rs.extraNames}
 	defer a.close()
 	res, err := a.apply(ctx)
 	if err != nil {
