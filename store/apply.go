@@ -130,6 +130,8 @@ type applier struct {
 	// heldHash and heldFull are the hashes of held (heldFull[i] "" when
 	// it is heldHash[i]).
 	heldHash, heldFull []string
+	// firstLoad: the source had no records before the run.
+	firstLoad bool
 }
 
 // item is one staged record with what the store holds of its key.
@@ -281,6 +283,11 @@ func (a *applier) apply(ctx context.Context) (*RunResult, error) {
 		b.args = append(make([]any, 0, 3+batchRows*b.width), in.Source, a.runID, now.UnixNano())
 	}
 
+	// A source without records (its first run) has nothing to compare
+	// with, to mark seen or to miss.
+	if err := a.tx.QueryRowContext(ctx, `SELECT NOT EXISTS (SELECT 1 FROM records WHERE source = ?)`, in.Source).Scan(&a.firstLoad); err != nil {
+		return nil, fmt.Errorf("read stored records: %w", err)
+	}
 	// Records, in the order seen: the first occurrence of a key wins.
 	if err := a.applyItems(ctx); err != nil {
 		return nil, err
@@ -288,8 +295,13 @@ func (a *applier) apply(ctx context.Context) (*RunResult, error) {
 	if err := a.flush(ctx); err != nil {
 		return nil, err
 	}
-	if err := a.markSeen(ctx); err != nil {
-		return nil, err
+	// After a first load every current record was written by this run,
+	// seen now with no miss: marking and counting misses would change
+	// nothing.
+	if !a.firstLoad {
+		if err := a.markSeen(ctx); err != nil {
+			return nil, err
+		}
 	}
 
 	if a.run.Status == StatusComplete && a.run.Seen == 0 {
@@ -303,7 +315,7 @@ func (a *applier) apply(ctx context.Context) (*RunResult, error) {
 			}
 		}
 	}
-	if a.run.Status == StatusComplete {
+	if a.run.Status == StatusComplete && !a.firstLoad {
 		if err := a.countMisses(ctx); err != nil {
 			return nil, err
 		}
@@ -435,6 +447,9 @@ func (a *applier) applyItems(ctx context.Context) error {
 // store's state of their keys in one pass in key order, and the records
 // new, restored or changed are then applied in the order seen.
 func (a *applier) applyHeld(ctx context.Context) error {
+	if a.firstLoad {
+		return a.applyNew(ctx)
+	}
 	rows, err := a.tx.QueryContext(ctx, `SELECT s.seq, r.version_id, r.content_hash,
 			CASE WHEN r.full_hash IN ('', r.content_hash) THEN NULL ELSE r.full_hash END, r.removed_at IS NOT NULL, r.last_changed
 		FROM temp.run_seen s LEFT JOIN records r ON r.source = ?1 AND r.key = s.key
@@ -496,6 +511,29 @@ func (a *applier) applyHeld(ctx context.Context) error {
 		}
 		if err := a.applyRecord(ctx, &work[i]); err != nil {
 			return fmt.Errorf("record %s: %w", work[i].key, err)
+		}
+	}
+	return nil
+}
+
+// applyNew applies the held records of a source that has none stored:
+// each is new.
+func (a *applier) applyNew(ctx context.Context) error {
+	if a.keep {
+		a.changes = make([]Change, 0, len(a.held))
+	}
+	for i, r := range a.held {
+		if i%chunkRows == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		it := item{seq: int64(i), key: r.Key, hash: a.heldHash[i], full: a.heldFull[i]}
+		if it.full == "" {
+			it.full = it.hash
+		}
+		if err := a.applyRecord(ctx, &it); err != nil {
+			return fmt.Errorf("record %s: %w", it.key, err)
 		}
 	}
 	return nil
