@@ -6,7 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"strings"
+	"hash/maphash"
 	"time"
 
 	"github.com/harvest-dev/harvest/record"
@@ -37,13 +37,17 @@ type RunSession struct {
 	nextItem int64
 	nextPage int64
 	content  []byte
-	// keys are the keys the run has seen, true once a record of the key
-	// was staged (the first one wins): the keys only, never content
-	// (~100 bytes a key).
-	keys    map[string]bool
-	seenRun batch   // run_seen rows not yet written
-	dups    dupKeys // records ignored for a key already staged
-	seen    int     // distinct keys staged (run_seen rows)
+	// keys holds a 128-bit hash of each key the run has seen (~25 bytes
+	// a key, not the key): a key not in it is new to the run; one in it
+	// is looked up in run_seen (a repeated key, or a collision).
+	keys     map[keyHash]struct{}
+	keySeeds [2]maphash.Seed
+	hashOf   func(string) keyHash // tests: a hash with collisions; nil: hashKey's own
+	seenRun  batch                // run_seen rows of keys seen without content, not yet written
+	recRun   batch                // run_seen rows of keys staged with a record, not yet written
+	heldRun  batch                // run_seen rows of held records, not yet written
+	dups     dupKeys              // records ignored for a key already staged
+	seen     int                  // distinct keys staged (run_seen rows)
 	// held are the staged records by seq when the caller holds them
 	// anyway (ApplyRun): changes then point at them, not at decoded
 	// copies.
@@ -91,11 +95,11 @@ func (rs *RunSession) timeStage(start time.Time) {
 // records in the order the crawl saw them (seq), the first occurrence of
 // each key only, without content when the store held it unchanged as it
 // was staged (none when the caller holds the records: ApplyRun); run_seen
-// every key the run saw, with the seq and hashes of its record when the
-// caller holds it; run_staged_pages the page outcomes in order.
+// every key the run saw, rec = 1 once a record of it was staged, with the
+// seq and hashes of that record when the caller holds it; run_staged_pages the page outcomes in order.
 const stagingSchema = `
 CREATE TEMP TABLE run_items (seq INTEGER PRIMARY KEY, key TEXT NOT NULL, hash TEXT NOT NULL, full TEXT NOT NULL, content BLOB, held INTEGER NOT NULL);
-CREATE TEMP TABLE run_seen (key TEXT PRIMARY KEY, seq INTEGER, hash TEXT, full TEXT) WITHOUT ROWID;
+CREATE TEMP TABLE run_seen (key TEXT PRIMARY KEY, rec INTEGER NOT NULL DEFAULT 0, seq INTEGER, hash TEXT, full TEXT) WITHOUT ROWID;
 CREATE TEMP TABLE run_staged_pages (seq INTEGER PRIMARY KEY, url TEXT NOT NULL, status INTEGER NOT NULL, bytes INTEGER NOT NULL,
 	duration_ns INTEGER NOT NULL, items INTEGER NOT NULL, error TEXT NOT NULL, not_modified INTEGER NOT NULL,
 	etag TEXT NOT NULL, last_modified TEXT NOT NULL, body_hash TEXT NOT NULL, keys TEXT NOT NULL, next TEXT NOT NULL);`
@@ -115,7 +119,8 @@ func (s *Store) beginRun(ctx context.Context, source string, ignore []string, ke
 	if err != nil {
 		return nil, fmt.Errorf("source %s: begin run: connection: %w", source, err)
 	}
-	rs := &RunSession{s: s, conn: conn, source: source, ignore: ignore, keep: keep, keys: map[string]bool{}}
+	rs := &RunSession{s: s, conn: conn, source: source, ignore: ignore, keep: keep, keys: map[keyHash]struct{}{},
+		keySeeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}}
 	// Staged rows go to a temporary file, not memory (the point of
 	// staging). They are written in one deferred transaction that only
 	// ever touches the temporary database: it takes no lock on the store,
@@ -132,8 +137,12 @@ func (s *Store) beginRun(ctx context.Context, source string, ignore []string, ke
 	// The batch's three shared values (?1-?3) are not used here: bound
 	// to nothing, they keep batch.sqlFor's numbering.
 	rs.items.args = append(make([]any, 0, 3+batchRows*rs.items.width), nil, nil, nil)
-	rs.seenRun = batch{head: `INSERT INTO temp.run_seen (key, seq, hash, full) VALUES `, row: `(?%d, ?%d, ?%d, ?%d)`, width: 4}
+	rs.seenRun = batch{head: `INSERT INTO temp.run_seen (key) VALUES `, row: `(?%d)`, width: 1}
 	rs.seenRun.args = append(make([]any, 0, 3+batchRows*rs.seenRun.width), nil, nil, nil)
+	rs.recRun = batch{head: `INSERT INTO temp.run_seen (key, rec) VALUES `, row: `(?%d, 1)`, width: 1}
+	rs.recRun.args = append(make([]any, 0, 3+batchRows*rs.recRun.width), nil, nil, nil)
+	rs.heldRun = batch{head: `INSERT INTO temp.run_seen (key, seq, hash, full, rec) VALUES `, row: `(?%d, ?%d, ?%d, ?%d, 1)`, width: 4}
+	rs.heldRun.args = append(make([]any, 0, 3+batchRows*rs.heldRun.width), nil, nil, nil)
 	rs.pages = batch{
 		head: `INSERT INTO temp.run_staged_pages (seq, url, status, bytes, duration_ns, items, error, not_modified,
 			etag, last_modified, body_hash, keys, next) VALUES `,
@@ -207,11 +216,11 @@ func (rs *RunSession) AddRecords(ctx context.Context, recs []record.Record) (new
 			return 0, fmt.Errorf("source %s: stage record %d (key %s): belongs to source %q", rs.source, rs.stagedRecs+i+1, r.Key, r.Source)
 		}
 	}
-	first, newKeys, err := rs.claim(ctx, recs)
+	hashes, fulls := hashAll(recs, rs.ignore)
+	first, newKeys, err := rs.claim(ctx, recs, hashes, fulls)
 	if err != nil {
 		return 0, err
 	}
-	hashes, fulls := hashAll(recs, rs.ignore)
 	// The store's hashes spare staging the content of a record it holds
 	// unchanged; when the caller holds the records (ApplyRun) no content
 	// is staged anyway, and Finish compares the hashes.
@@ -230,14 +239,6 @@ func (rs *RunSession) AddRecords(ctx context.Context, recs []record.Record) (new
 			}
 			continue
 		}
-		full := storedFull(hashes[i], fulls[i])
-		if rs.keep {
-			// The caller holds the record: only its seq and hashes are
-			// staged, with its key.
-			if err := rs.stageHeld(ctx, r, first[i], hashes[i], full); err != nil {
-				return 0, err
-			}
-		}
 		for k := range r.Extra {
 			if !rs.extraNames[k] {
 				if rs.extraNames == nil {
@@ -247,8 +248,9 @@ func (rs *RunSession) AddRecords(ctx context.Context, recs []record.Record) (new
 			}
 		}
 		if rs.keep {
-			continue
+			continue // claim staged its key, seq and hashes
 		}
+		full := storedFull(hashes[i], fulls[i])
 		if st, ok := stored[r.Key]; ok && st.hash == hashes[i] && st.full == full {
 			// Unchanged in the store: staged without content, for Finish
 			// to check that it still is.
@@ -341,69 +343,128 @@ const (
 	claimSeen
 )
 
+// keyHash is a 128-bit hash of a key (two 64-bit hashes, each with its
+// own seed).
+type keyHash [2]uint64
+
+func (rs *RunSession) hashKey(key string) keyHash {
+	if rs.hashOf != nil {
+		return rs.hashOf(key)
+	}
+	return keyHash{maphash.String(rs.keySeeds[0], key), maphash.String(rs.keySeeds[1], key)}
+}
+
+// Where lookup finds a key.
+const (
+	keyUnseen = iota
+	keySeen   // without content
+	keyWithRecord
+)
+
+// lookup tells whether the run has seen key, and with a record. Only a
+// key whose hash the run has seen is looked up: in the rows queued, then
+// in run_seen.
+func (rs *RunSession) lookup(ctx context.Context, key string, h keyHash) (int, error) {
+	if _, ok := rs.keys[h]; !ok {
+		return keyUnseen, nil
+	}
+	for _, b := range []*batch{&rs.recRun, &rs.seenRun} {
+		for _, v := range b.args[3:] {
+			if v.(string) == key {
+				if b == &rs.seenRun {
+					return keySeen, nil
+				}
+				return keyWithRecord, nil
+			}
+		}
+	}
+	for i := 3; i < len(rs.heldRun.args); i += rs.heldRun.width {
+		if rs.heldRun.args[i].(string) == key {
+			return keyWithRecord, nil
+		}
+	}
+	var rec bool
+	switch err := rs.conn.QueryRowContext(ctx, `SELECT rec FROM temp.run_seen WHERE key = ?`, key).Scan(&rec); {
+	case errors.Is(err, sql.ErrNoRows):
+		return keyUnseen, nil // another key of the same hash
+	case err != nil:
+		return 0, fmt.Errorf("source %s: look up staged key %s: %w", rs.source, key, err)
+	case rec:
+		return keyWithRecord, nil
+	}
+	return keySeen, nil
+}
+
 // claim marks the keys of recs seen with content. first[i] is claimDup
 // unless recs[i] is the first record of its key in the run (the one that
-// wins); newKeys counts the keys the run had not seen at all. The
-// run_seen rows of new keys are queued here, except when the caller
-// holds the records (stageHeld queues them with their hashes).
-func (rs *RunSession) claim(ctx context.Context, recs []record.Record) (first []uint8, newKeys int, err error) {
+// wins); newKeys counts the keys the run had not seen at all. It queues
+// the run_seen rows of the records' keys; when the caller holds the
+// records, it keeps them with their hashes, and their seq and hashes go
+// with the rows.
+func (rs *RunSession) claim(ctx context.Context, recs []record.Record, hashes, fulls []string) (first []uint8, newKeys int, err error) {
 	first = make([]uint8, len(recs))
 	for i := range recs {
-		key := recs[i].Key
-		withRecord, seen := rs.keys[key]
-		switch {
-		case !seen:
+		r := &recs[i]
+		h := rs.hashKey(r.Key)
+		st, err := rs.lookup(ctx, r.Key, h)
+		if err != nil {
+			return nil, 0, err
+		}
+		switch st {
+		case keyWithRecord:
+			continue // first[i] = claimDup
+		case keyUnseen:
 			newKeys++
-			if err := rs.addKey(ctx, key, true, !rs.keep); err != nil {
+			rs.seen++
+			rs.keys[h] = struct{}{}
+			first[i] = claimNew
+		case keySeen:
+			first[i] = claimSeen
+			// Its row is there or queued: written now, then updated.
+			if err := rs.flushBatch(ctx, &rs.seenRun, "seen keys"); err != nil {
 				return nil, 0, err
 			}
-			first[i] = claimNew
-		case !withRecord:
-			rs.keys[key] = true
-			first[i] = claimSeen
+		}
+		if err := rs.stageKey(ctx, r, first[i], hashes[i], storedFull(hashes[i], fulls[i])); err != nil {
+			return nil, 0, err
 		}
 	}
 	return first, newKeys, nil
 }
 
-// addKey notes a key new to the run and, if queue, queues its run_seen
-// row.
-func (rs *RunSession) addKey(ctx context.Context, key string, withRecord, queue bool) error {
-	// A copy: the key may share the memory of a page or record that is
-	// not kept.
-	rs.keys[strings.Clone(key)] = withRecord
-	rs.seen++
-	if !queue {
-		return nil
+// stageKey stages the run_seen row of a record's key (how: claimNew or
+// claimSeen); when the caller holds the records it keeps the record and
+// its hashes, and the row carries its seq (its index in rs.held) and
+// hashes.
+func (rs *RunSession) stageKey(ctx context.Context, r *record.Record, how uint8, hash, full string) error {
+	var seq int64
+	if rs.keep {
+		seq = int64(len(rs.held))
+		rs.held = append(rs.held, r)
+		rs.heldHash = append(rs.heldHash, hash)
+		rs.heldFull = append(rs.heldFull, full)
 	}
-	rs.seenRun.args = append(rs.seenRun.args, key, nil, nil, nil)
-	if rs.seenRun.rows() >= batchRows {
-		return rs.flushBatch(ctx, &rs.seenRun, "seen keys")
-	}
-	return nil
-}
-
-// stageHeld stages a record the caller holds: it keeps the record and
-// its hashes, and stages its key's run_seen row with its seq (its index
-// in rs.held) and hashes.
-func (rs *RunSession) stageHeld(ctx context.Context, r *record.Record, how uint8, hash, full string) error {
-	seq := int64(len(rs.held))
-	rs.held = append(rs.held, r)
-	rs.heldHash = append(rs.heldHash, hash)
-	rs.heldFull = append(rs.heldFull, full)
-	if how == claimNew {
-		rs.seenRun.args = append(rs.seenRun.args, r.Key, seq, hash, full)
-		if rs.seenRun.rows() >= batchRows {
-			return rs.flushBatch(ctx, &rs.seenRun, "seen keys")
+	if how == claimSeen {
+		var err error
+		if rs.keep {
+			_, err = rs.conn.ExecContext(ctx, `UPDATE temp.run_seen SET rec = 1, seq = ?, hash = ?, full = ? WHERE key = ?`, seq, hash, full, r.Key)
+		} else {
+			_, err = rs.conn.ExecContext(ctx, `UPDATE temp.run_seen SET rec = 1 WHERE key = ?`, r.Key)
+		}
+		if err != nil {
+			return fmt.Errorf("source %s: stage record %s: %w", rs.source, r.Key, err)
 		}
 		return nil
 	}
-	// Seen before without content: its row is there, or queued.
-	if err := rs.flushBatch(ctx, &rs.seenRun, "seen keys"); err != nil {
-		return err
+	b, what := &rs.recRun, "seen keys"
+	if rs.keep {
+		b, what = &rs.heldRun, "records"
+		b.args = append(b.args, r.Key, seq, hash, full)
+	} else {
+		b.args = append(b.args, r.Key)
 	}
-	if _, err := rs.conn.ExecContext(ctx, `UPDATE temp.run_seen SET seq = ?, hash = ?, full = ? WHERE key = ?`, seq, hash, full, r.Key); err != nil {
-		return fmt.Errorf("source %s: stage record %s: %w", rs.source, r.Key, err)
+	if b.rows() >= batchRows {
+		return rs.flushBatch(ctx, b, what)
 	}
 	return nil
 }
@@ -422,12 +483,22 @@ func (rs *RunSession) AddSeen(ctx context.Context, keys []string) (newKeys int, 
 func (rs *RunSession) addSeen(ctx context.Context, keys []string) (int, error) {
 	n := 0
 	for _, key := range keys {
-		if _, seen := rs.keys[key]; seen {
+		h := rs.hashKey(key)
+		st, err := rs.lookup(ctx, key, h)
+		if err != nil {
+			return 0, err
+		}
+		if st != keyUnseen {
 			continue
 		}
 		n++
-		if err := rs.addKey(ctx, key, false, true); err != nil {
-			return 0, err
+		rs.seen++
+		rs.keys[h] = struct{}{}
+		rs.seenRun.args = append(rs.seenRun.args, key)
+		if rs.seenRun.rows() >= batchRows {
+			if err := rs.flushBatch(ctx, &rs.seenRun, "seen keys"); err != nil {
+				return 0, err
+			}
 		}
 	}
 	return n, nil
@@ -537,6 +608,12 @@ func (rs *RunSession) Finish(ctx context.Context, in RunInput) (*RunResult, erro
 		return nil, fmt.Errorf("source %s: apply run: %w", in.Source, err)
 	}
 	if err := rs.flushBatch(ctx, &rs.seenRun, "seen keys"); err != nil {
+		return nil, fmt.Errorf("source %s: apply run: %w", in.Source, err)
+	}
+	if err := rs.flushBatch(ctx, &rs.recRun, "seen keys"); err != nil {
+		return nil, fmt.Errorf("source %s: apply run: %w", in.Source, err)
+	}
+	if err := rs.flushBatch(ctx, &rs.heldRun, "records"); err != nil {
 		return nil, fmt.Errorf("source %s: apply run: %w", in.Source, err)
 	}
 	rs.finished = true
