@@ -1,12 +1,14 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -125,6 +127,11 @@ type applier struct {
 	dups    dupKeys          // staged records ignored for a repeated key
 	seen    int              // distinct keys the run saw, with or without content
 	held    []*record.Record // the staged records by seq, when the caller holds them
+	// heldHash and heldFull are the hashes of held (heldFull[i] "" when
+	// it is heldHash[i]).
+	heldHash, heldFull []string
+	// firstLoad: the source had no records before the run.
+	firstLoad bool
 }
 
 // item is one staged record with what the store holds of its key.
@@ -276,6 +283,11 @@ func (a *applier) apply(ctx context.Context) (*RunResult, error) {
 		b.args = append(make([]any, 0, 3+batchRows*b.width), in.Source, a.runID, now.UnixNano())
 	}
 
+	// A source without records (its first run) has nothing to compare
+	// with, to mark seen or to miss.
+	if err := a.tx.QueryRowContext(ctx, `SELECT NOT EXISTS (SELECT 1 FROM records WHERE source = ?)`, in.Source).Scan(&a.firstLoad); err != nil {
+		return nil, fmt.Errorf("read stored records: %w", err)
+	}
 	// Records, in the order seen: the first occurrence of a key wins.
 	if err := a.applyItems(ctx); err != nil {
 		return nil, err
@@ -283,8 +295,13 @@ func (a *applier) apply(ctx context.Context) (*RunResult, error) {
 	if err := a.flush(ctx); err != nil {
 		return nil, err
 	}
-	if err := a.markSeen(ctx); err != nil {
-		return nil, err
+	// After a first load every current record was written by this run,
+	// seen now with no miss: marking and counting misses would change
+	// nothing.
+	if !a.firstLoad {
+		if err := a.markSeen(ctx); err != nil {
+			return nil, err
+		}
 	}
 
 	if a.run.Status == StatusComplete && a.run.Seen == 0 {
@@ -298,7 +315,7 @@ func (a *applier) apply(ctx context.Context) (*RunResult, error) {
 			}
 		}
 	}
-	if a.run.Status == StatusComplete {
+	if a.run.Status == StatusComplete && !a.firstLoad {
 		if err := a.countMisses(ctx); err != nil {
 			return nil, err
 		}
@@ -361,6 +378,9 @@ type dupKeys struct {
 // they were unchanged are read only if they no longer are. Rows written for one chunk's keys do not
 // touch the state of another chunk's (each key is staged once).
 func (a *applier) applyItems(ctx context.Context) error {
+	if a.held != nil {
+		return a.applyHeld(ctx)
+	}
 	// The record's content is read only when the change keeps it.
 	needContent := (a.keep || a.s.opts.OnChange != nil) && a.held == nil
 	chunk := make([]item, 0, chunkRows)
@@ -374,7 +394,7 @@ func (a *applier) applyItems(ctx context.Context) error {
 				r.version_id, r.content_hash, CASE WHEN r.full_hash IN ('', r.content_hash) THEN NULL ELSE r.full_hash END,
 				r.removed_at IS NOT NULL, r.last_changed
 			FROM temp.run_items s LEFT JOIN records r ON r.source = ?1 AND r.key = s.key
-			WHERE s.seq > ?2 AND (s.content IS NOT NULL OR s.held OR r.version_id IS NULL OR r.removed_at IS NOT NULL OR r.content_hash <> s.hash
+			WHERE s.seq > ?2 AND (s.content IS NOT NULL OR r.version_id IS NULL OR r.removed_at IS NOT NULL OR r.content_hash <> s.hash
 				OR CASE WHEN r.full_hash = '' THEN r.content_hash ELSE r.full_hash END <> CASE WHEN s.full = '' THEN s.hash ELSE s.full END)
 			ORDER BY s.seq LIMIT ?4`, a.in.Source, last, needContent, chunkRows)
 		if err != nil {
@@ -420,6 +440,103 @@ func (a *applier) applyItems(ctx context.Context) error {
 		}
 		last = chunk[len(chunk)-1].seq
 	}
+}
+
+// applyHeld applies the records the caller holds (ApplyRun): the
+// run_seen rows that carry their seq and hashes are compared with the
+// store's state of their keys in one pass in key order, and the records
+// new, restored or changed are then applied in the order seen.
+func (a *applier) applyHeld(ctx context.Context) error {
+	if a.firstLoad {
+		return a.applyNew(ctx)
+	}
+	rows, err := a.tx.QueryContext(ctx, `SELECT s.seq, r.version_id, r.content_hash,
+			CASE WHEN r.full_hash IN ('', r.content_hash) THEN NULL ELSE r.full_hash END, r.removed_at IS NOT NULL, r.last_changed
+		FROM temp.run_seen s LEFT JOIN records r ON r.source = ?1 AND r.key = s.key
+		WHERE s.seq IS NOT NULL AND (r.version_id IS NULL OR r.removed_at IS NOT NULL OR r.content_hash <> s.hash
+			OR CASE WHEN r.full_hash = '' THEN r.content_hash ELSE r.full_hash END <> CASE WHEN s.full = '' THEN s.hash ELSE s.full END)`,
+		a.in.Source)
+	if err != nil {
+		return fmt.Errorf("read stored state: %w", err)
+	}
+	var work []item
+	var curs []current
+	for rows.Next() {
+		var (
+			seq              int64
+			vid, lastChanged sql.NullInt64
+			hash, full       sql.NullString
+			removed          sql.NullBool
+		)
+		if err := rows.Scan(&seq, &vid, &hash, &full, &removed, &lastChanged); err != nil {
+			rows.Close()
+			return fmt.Errorf("read stored state: %w", err)
+		}
+		if seq < 0 || seq >= int64(len(a.held)) {
+			rows.Close()
+			return fmt.Errorf("read stored state: staged seq %d of %d records", seq, len(a.held))
+		}
+		it := item{seq: seq, key: a.held[seq].Key, hash: a.heldHash[seq], full: a.heldFull[seq]}
+		if it.full == "" {
+			it.full = it.hash
+		}
+		if vid.Valid {
+			if len(curs) == cap(curs) {
+				curs = make([]current, 0, chunkRows)
+			}
+			curs = append(curs, current{versionID: vid.Int64, lastChanged: lastChanged.Int64, hash: hash.String, full: hash.String, removed: removed.Bool})
+			c := &curs[len(curs)-1]
+			if full.Valid {
+				c.full = full.String
+			}
+			it.cur = c
+		}
+		work = append(work, it)
+	}
+	err = rows.Err()
+	rows.Close()
+	if err != nil {
+		return fmt.Errorf("read stored state: %w", err)
+	}
+	slices.SortFunc(work, func(x, y item) int { return cmp.Compare(x.seq, y.seq) })
+	if a.keep && len(work) > 0 {
+		// At most one change per record applied (removals add more).
+		a.changes = make([]Change, 0, len(work))
+	}
+	for i := range work {
+		if i%chunkRows == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		if err := a.applyRecord(ctx, &work[i]); err != nil {
+			return fmt.Errorf("record %s: %w", work[i].key, err)
+		}
+	}
+	return nil
+}
+
+// applyNew applies the held records of a source that has none stored:
+// each is new.
+func (a *applier) applyNew(ctx context.Context) error {
+	if a.keep {
+		a.changes = make([]Change, 0, len(a.held))
+	}
+	for i, r := range a.held {
+		if i%chunkRows == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		it := item{seq: int64(i), key: r.Key, hash: a.heldHash[i], full: a.heldFull[i]}
+		if it.full == "" {
+			it.full = it.hash
+		}
+		if err := a.applyRecord(ctx, &it); err != nil {
+			return fmt.Errorf("record %s: %w", it.key, err)
+		}
+	}
+	return nil
 }
 
 func orNow(t, now time.Time) time.Time {
@@ -700,15 +817,29 @@ func (a *applier) change(ctx context.Context, kind string, it *item, r *record.R
 	a.nextChange++
 	a.changeRows.args = append(a.changeRows.args, id, key, kind, vid, fj)
 	if a.keep || a.s.opts.OnChange != nil {
-		if r == nil {
+		var rec record.Record
+		switch {
+		case r != nil:
+			rec = contentOnly(r)
+		case a.held != nil:
+			// Copied straight from the caller's record.
+			rec = contentOnly(a.held[it.seq])
+			rec.Source, rec.Key, rec.ContentHash = a.in.Source, it.key, it.hash
+		default:
 			var err error
 			if r, err = a.itemRecord(ctx, it); err != nil {
 				return err
 			}
+			rec = contentOnly(r)
+		}
+		if len(a.changes) == cap(a.changes) {
+			// Doubling: append's growth of a large slice (1.25x) would
+			// copy a run's 40,000 changes some 20 times.
+			a.changes = slices.Grow(a.changes, max(len(a.changes), 256))
 		}
 		a.changes = append(a.changes, Change{
 			ID: id, RunID: a.runID, Source: a.in.Source, Key: key, Kind: kind, At: a.now,
-			Fields: fields, Record: contentOnly(r),
+			Fields: fields, Record: rec,
 		})
 		c := &a.changes[len(a.changes)-1]
 		if kind == KindRemoved {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // SourceSummary is what the store holds of one source.
@@ -169,10 +170,10 @@ func (s *Store) eachPageState(ctx context.Context, query string, args []any, fn 
 		if err := rows.Scan(&p.URL, &p.ETag, &p.LastModified, &p.BodyHash, &kj, &nj); err != nil {
 			return err
 		}
-		if err := json.Unmarshal([]byte(kj), &p.Keys); err != nil {
+		if p.Keys, err = decodeList(kj); err != nil {
 			return fmt.Errorf("%s: decode keys: %w", p.URL, err)
 		}
-		if err := json.Unmarshal([]byte(nj), &p.Next); err != nil {
+		if p.Next, err = decodeList(nj); err != nil {
 			return fmt.Errorf("%s: decode next links: %w", p.URL, err)
 		}
 		if len(p.Keys) == 0 {
@@ -184,6 +185,63 @@ func (s *Store) eachPageState(ctx context.Context, query string, args []any, fn 
 		fn(p)
 	}
 	return rows.Err()
+}
+
+// decodeList decodes a JSON array of strings as jsonList writes it. The
+// usual list (no escapes, no spaces, valid UTF-8: page keys and links
+// without '&', '<' or '>') is split as is, its strings sharing j's
+// memory; any other goes through encoding/json. Loading a source's page
+// states decodes every key of the source.
+func decodeList(j string) ([]string, error) {
+	if vs, ok := splitPlainList(j); ok {
+		return vs, nil
+	}
+	var vs []string
+	if err := json.Unmarshal([]byte(j), &vs); err != nil {
+		return nil, err
+	}
+	return vs, nil
+}
+
+// splitPlainList splits ["a","b",...] whose strings hold no backslash,
+// quote or control character and are valid UTF-8; ok is false for
+// anything else.
+func splitPlainList(j string) (vs []string, ok bool) {
+	if len(j) < 2 || j[0] != '[' || j[len(j)-1] != ']' {
+		return nil, false
+	}
+	body := j[1 : len(j)-1]
+	if body == "" {
+		return []string{}, true
+	}
+	vs = make([]string, 0, strings.Count(body, `","`)+1)
+	for {
+		if len(body) < 2 || body[0] != '"' {
+			return nil, false
+		}
+		end := strings.IndexByte(body[1:], '"') + 1
+		if end == 0 {
+			return nil, false
+		}
+		v := body[1:end]
+		for i := 0; i < len(v); i++ {
+			if c := v[i]; c == '\\' || c < 0x20 {
+				return nil, false
+			}
+		}
+		if !utf8.ValidString(v) {
+			return nil, false
+		}
+		vs = append(vs, v)
+		body = body[end+1:]
+		if body == "" {
+			return vs, true
+		}
+		if body[0] != ',' {
+			return nil, false
+		}
+		body = body[1:]
+	}
 }
 
 // inList appends "col IN (?, ...)" for vs to the where clauses.

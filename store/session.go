@@ -6,7 +6,8 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"strings"
+	"hash/maphash"
+	"time"
 
 	"github.com/harvest-dev/harvest/record"
 )
@@ -32,36 +33,73 @@ type RunSession struct {
 	// its changes are read back from the store (EachChange with RunID).
 	keep bool
 
-	items      batch // staged records: seq, key, hash, full, content
-	nextItem   int64
-	nextPage   int64
-	content    []byte
-	seenStmts  map[int]*sql.Stmt
-	claimStmts map[int]*sql.Stmt
-	dups       dupKeys // records ignored for a key already staged
-	seen       int     // distinct keys staged (run_seen rows)
+	items    batch // staged records: seq, key, hash, full, content
+	nextItem int64
+	nextPage int64
+	content  []byte
+	// keys holds a 128-bit hash of each key the run has seen (~25 bytes
+	// a key, not the key): a key not in it is new to the run; one in it
+	// is looked up in run_seen (a repeated key, or a collision).
+	keys     map[keyHash]struct{}
+	keySeeds [2]maphash.Seed
+	hashOf   func(string) keyHash // tests: a hash with collisions; nil: hashKey's own
+	seenRun  batch                // run_seen rows of keys seen without content, not yet written
+	recRun   batch                // run_seen rows of keys staged with a record, not yet written
+	heldRun  batch                // run_seen rows of held records, not yet written
+	dups     dupKeys              // records ignored for a key already staged
+	seen     int                  // distinct keys staged (run_seen rows)
 	// held are the staged records by seq when the caller holds them
 	// anyway (ApplyRun): changes then point at them, not at decoded
 	// copies.
 	held []*record.Record
+	// heldHash and heldFull are their hashes (heldFull[i] "" when it is
+	// heldHash[i]). Held records are staged as run_seen rows with their
+	// seq and hashes only, which Finish compares with the store's.
+	heldHash, heldFull []string
 	// extraNames are the extra field names of the staged records.
 	extraNames map[string]bool
 	pages      batch // staged page outcomes, written in batches
 	stmts      []*sql.Stmt
-	seenArgs   []any
 	finished   bool
 	closed     bool
 	stagedRecs int
+	times      SessionTimes
+	inFinish   bool // Finish is staging what it was given: its time counts as Finish's
+}
+
+// SessionTimes is the wall time a session spent in its methods, for
+// profiling: staging (AddRecords, AddSeen and AddPage, called while the
+// run is crawled) and Finish (including the staging of what it was
+// given, and the run's transaction).
+type SessionTimes struct {
+	Stage  time.Duration
+	Stages int // staging calls
+	Finish time.Duration
+}
+
+// Times is the time the session spent so far; it may be read after
+// Finish or Close.
+func (rs *RunSession) Times() SessionTimes { return rs.times }
+
+// timeStage adds the time since start to the staging time; deferred by
+// the staging methods.
+func (rs *RunSession) timeStage(start time.Time) {
+	if rs.inFinish {
+		return
+	}
+	rs.times.Stage += time.Since(start)
+	rs.times.Stages++
 }
 
 // stagingSchema is the session's temporary tables. run_items holds the
 // records in the order the crawl saw them (seq), the first occurrence of
 // each key only, without content when the store held it unchanged as it
-// was staged or when the caller holds the record (held = 1, ApplyRun); run_seen every key the run saw, rec = 1 when with
-// content; run_staged_pages the page outcomes in order.
+// was staged (none when the caller holds the records: ApplyRun); run_seen
+// every key the run saw, rec = 1 once a record of it was staged, with the
+// seq and hashes of that record when the caller holds it; run_staged_pages the page outcomes in order.
 const stagingSchema = `
 CREATE TEMP TABLE run_items (seq INTEGER PRIMARY KEY, key TEXT NOT NULL, hash TEXT NOT NULL, full TEXT NOT NULL, content BLOB, held INTEGER NOT NULL);
-CREATE TEMP TABLE run_seen (key TEXT PRIMARY KEY, rec INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+CREATE TEMP TABLE run_seen (key TEXT PRIMARY KEY, rec INTEGER NOT NULL DEFAULT 0, seq INTEGER, hash TEXT, full TEXT) WITHOUT ROWID;
 CREATE TEMP TABLE run_staged_pages (seq INTEGER PRIMARY KEY, url TEXT NOT NULL, status INTEGER NOT NULL, bytes INTEGER NOT NULL,
 	duration_ns INTEGER NOT NULL, items INTEGER NOT NULL, error TEXT NOT NULL, not_modified INTEGER NOT NULL,
 	etag TEXT NOT NULL, last_modified TEXT NOT NULL, body_hash TEXT NOT NULL, keys TEXT NOT NULL, next TEXT NOT NULL);`
@@ -81,7 +119,8 @@ func (s *Store) beginRun(ctx context.Context, source string, ignore []string, ke
 	if err != nil {
 		return nil, fmt.Errorf("source %s: begin run: connection: %w", source, err)
 	}
-	rs := &RunSession{s: s, conn: conn, source: source, ignore: ignore, keep: keep, seenStmts: map[int]*sql.Stmt{}, claimStmts: map[int]*sql.Stmt{}}
+	rs := &RunSession{s: s, conn: conn, source: source, ignore: ignore, keep: keep, keys: map[keyHash]struct{}{},
+		keySeeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}}
 	// Staged rows go to a temporary file, not memory (the point of
 	// staging). They are written in one deferred transaction that only
 	// ever touches the temporary database: it takes no lock on the store,
@@ -98,6 +137,12 @@ func (s *Store) beginRun(ctx context.Context, source string, ignore []string, ke
 	// The batch's three shared values (?1-?3) are not used here: bound
 	// to nothing, they keep batch.sqlFor's numbering.
 	rs.items.args = append(make([]any, 0, 3+batchRows*rs.items.width), nil, nil, nil)
+	rs.seenRun = batch{head: `INSERT INTO temp.run_seen (key) VALUES `, row: `(?%d)`, width: 1}
+	rs.seenRun.args = append(make([]any, 0, 3+batchRows*rs.seenRun.width), nil, nil, nil)
+	rs.recRun = batch{head: `INSERT INTO temp.run_seen (key, rec) VALUES `, row: `(?%d, 1)`, width: 1}
+	rs.recRun.args = append(make([]any, 0, 3+batchRows*rs.recRun.width), nil, nil, nil)
+	rs.heldRun = batch{head: `INSERT INTO temp.run_seen (key, seq, hash, full, rec) VALUES `, row: `(?%d, ?%d, ?%d, ?%d, 1)`, width: 4}
+	rs.heldRun.args = append(make([]any, 0, 3+batchRows*rs.heldRun.width), nil, nil, nil)
 	rs.pages = batch{
 		head: `INSERT INTO temp.run_staged_pages (seq, url, status, bytes, duration_ns, items, error, not_modified,
 			etag, last_modified, body_hash, keys, next) VALUES `,
@@ -155,6 +200,7 @@ func (rs *RunSession) usable() error {
 // keys the run had not seen before (on any page, with or without
 // content).
 func (rs *RunSession) AddRecords(ctx context.Context, recs []record.Record) (newKeys int, err error) {
+	defer rs.timeStage(time.Now())
 	if err := rs.usable(); err != nil {
 		return 0, err
 	}
@@ -170,25 +216,28 @@ func (rs *RunSession) AddRecords(ctx context.Context, recs []record.Record) (new
 			return 0, fmt.Errorf("source %s: stage record %d (key %s): belongs to source %q", rs.source, rs.stagedRecs+i+1, r.Key, r.Source)
 		}
 	}
-	first, newKeys, err := rs.claim(ctx, recs)
+	hashes, fulls := hashAll(recs, rs.ignore)
+	first, newKeys, err := rs.claim(ctx, recs, hashes, fulls)
 	if err != nil {
 		return 0, err
 	}
-	hashes, fulls := hashAll(recs, rs.ignore)
-	stored, err := rs.stored(ctx, recs, first)
-	if err != nil {
-		return 0, err
+	// The store's hashes spare staging the content of a record it holds
+	// unchanged; when the caller holds the records (ApplyRun) no content
+	// is staged anyway, and Finish compares the hashes.
+	var stored map[string]storedState
+	if !rs.keep {
+		var err error
+		if stored, err = rs.stored(ctx, recs, first); err != nil {
+			return 0, err
+		}
 	}
 	for i := range recs {
 		r := &recs[i]
-		if !first[i] {
+		if first[i] == claimDup {
 			if rs.dups.n++; len(rs.dups.shown) < 5 {
 				rs.dups.shown = append(rs.dups.shown, r.Key)
 			}
 			continue
-		}
-		if rs.keep {
-			rs.held = append(rs.held, r)
 		}
 		for k := range r.Extra {
 			if !rs.extraNames[k] {
@@ -198,22 +247,14 @@ func (rs *RunSession) AddRecords(ctx context.Context, recs []record.Record) (new
 				rs.extraNames[k] = true
 			}
 		}
+		if rs.keep {
+			continue // claim staged its key, seq and hashes
+		}
 		full := storedFull(hashes[i], fulls[i])
 		if st, ok := stored[r.Key]; ok && st.hash == hashes[i] && st.full == full {
 			// Unchanged in the store: staged without content, for Finish
 			// to check that it still is.
 			rs.items.args = append(rs.items.args, rs.nextItem, r.Key, hashes[i], full, nil, false)
-			rs.nextItem++
-			if rs.items.rows() >= batchRows {
-				if err := rs.flushItems(ctx); err != nil {
-					return 0, err
-				}
-			}
-			continue
-		}
-		if rs.keep {
-			// The caller holds the record: its content is not staged.
-			rs.items.args = append(rs.items.args, rs.nextItem, r.Key, hashes[i], full, nil, true)
 			rs.nextItem++
 			if rs.items.rows() >= batchRows {
 				if err := rs.flushItems(ctx); err != nil {
@@ -248,15 +289,15 @@ func (rs *RunSession) AddRecords(ctx context.Context, recs []record.Record) (new
 type storedState struct{ hash, full string }
 
 // stored reads the hashes the store holds of the current (not removed)
-// records among recs[i] with first[i], through the store's own
+// records among recs[i] not claimDup, through the store's own
 // connections: the session's connection holds no snapshot of the store
 // while the run is crawled.
-func (rs *RunSession) stored(ctx context.Context, recs []record.Record, first []bool) (map[string]storedState, error) {
+func (rs *RunSession) stored(ctx context.Context, recs []record.Record, first []uint8) (map[string]storedState, error) {
 	out := map[string]storedState{}
 	for lo := 0; lo < len(recs); lo += batchRows * 5 {
 		var keys []string
 		for i := lo; i < min(lo+batchRows*5, len(recs)); i++ {
-			if first[i] {
+			if first[i] != claimDup {
 				keys = append(keys, recs[i].Key)
 			}
 		}
@@ -293,78 +334,146 @@ func (rs *RunSession) stored(ctx context.Context, recs []record.Record, first []
 	return out, nil
 }
 
-// claim marks the keys of recs seen with content. first[i] reports that
-// recs[i] is the first record of its key in the run (the one that wins);
-// newKeys counts the keys the run had not seen at all.
-func (rs *RunSession) claim(ctx context.Context, recs []record.Record) (first []bool, newKeys int, err error) {
-	first = make([]bool, len(recs))
-	for lo := 0; lo < len(recs); lo += batchRows {
-		part := recs[lo:min(lo+batchRows, len(recs))]
-		k := len(part)
-		st := rs.claimStmts[k]
-		if st == nil {
-			q := `INSERT INTO temp.run_seen (key, rec) VALUES (?, 1)` + strings.Repeat(`, (?, 1)`, k-1) + ` ON CONFLICT DO NOTHING RETURNING key`
-			if err := rs.prepare(ctx, &st, q); err != nil {
-				return nil, 0, fmt.Errorf("source %s: stage records: %w", rs.source, err)
-			}
-			rs.claimStmts[k] = st
-		}
-		rs.seenArgs = rs.seenArgs[:0]
-		for i := range part {
-			rs.seenArgs = append(rs.seenArgs, part[i].Key)
-		}
-		rows, err := st.QueryContext(ctx, rs.seenArgs...)
-		if err != nil {
-			return nil, 0, fmt.Errorf("source %s: stage records: %w", rs.source, err)
-		}
-		inserted := make(map[string]bool, k)
-		for rows.Next() {
-			var key string
-			if err := rows.Scan(&key); err != nil {
-				rows.Close()
-				return nil, 0, fmt.Errorf("source %s: stage records: %w", rs.source, err)
-			}
-			inserted[key] = true
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, 0, fmt.Errorf("source %s: stage records: %w", rs.source, err)
-		}
-		for i := range part {
-			key := part[i].Key
-			if v, ok := inserted[key]; ok {
-				// New to the run; a second record of the key in this
-				// part finds it claimed.
-				first[lo+i] = v
-				if v {
-					newKeys++
-					rs.seen++
+// How claim finds a record's key: new to the run, seen before without
+// content (a page not modified), or already claimed by an earlier record
+// (a duplicate, ignored).
+const (
+	claimDup uint8 = iota
+	claimNew
+	claimSeen
+)
+
+// keyHash is a 128-bit hash of a key (two 64-bit hashes, each with its
+// own seed).
+type keyHash [2]uint64
+
+func (rs *RunSession) hashKey(key string) keyHash {
+	if rs.hashOf != nil {
+		return rs.hashOf(key)
+	}
+	return keyHash{maphash.String(rs.keySeeds[0], key), maphash.String(rs.keySeeds[1], key)}
+}
+
+// Where lookup finds a key.
+const (
+	keyUnseen = iota
+	keySeen   // without content
+	keyWithRecord
+)
+
+// lookup tells whether the run has seen key, and with a record. Only a
+// key whose hash the run has seen is looked up: in the rows queued, then
+// in run_seen.
+func (rs *RunSession) lookup(ctx context.Context, key string, h keyHash) (int, error) {
+	if _, ok := rs.keys[h]; !ok {
+		return keyUnseen, nil
+	}
+	for _, b := range []*batch{&rs.recRun, &rs.seenRun} {
+		for _, v := range b.args[3:] {
+			if v.(string) == key {
+				if b == &rs.seenRun {
+					return keySeen, nil
 				}
-				inserted[key] = false
-				continue
+				return keyWithRecord, nil
 			}
-			// Seen before: the first record only if seen without content.
-			res, err := rs.conn.ExecContext(ctx, `UPDATE temp.run_seen SET rec = 1 WHERE key = ? AND rec = 0`, key)
-			if err != nil {
-				return nil, 0, fmt.Errorf("source %s: stage record %s: %w", rs.source, key, err)
-			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return nil, 0, fmt.Errorf("source %s: stage record %s: %w", rs.source, key, err)
-			}
-			first[lo+i] = n == 1
-			inserted[key] = false
 		}
 	}
-	clear(rs.seenArgs)
+	for i := 3; i < len(rs.heldRun.args); i += rs.heldRun.width {
+		if rs.heldRun.args[i].(string) == key {
+			return keyWithRecord, nil
+		}
+	}
+	var rec bool
+	switch err := rs.conn.QueryRowContext(ctx, `SELECT rec FROM temp.run_seen WHERE key = ?`, key).Scan(&rec); {
+	case errors.Is(err, sql.ErrNoRows):
+		return keyUnseen, nil // another key of the same hash
+	case err != nil:
+		return 0, fmt.Errorf("source %s: look up staged key %s: %w", rs.source, key, err)
+	case rec:
+		return keyWithRecord, nil
+	}
+	return keySeen, nil
+}
+
+// claim marks the keys of recs seen with content. first[i] is claimDup
+// unless recs[i] is the first record of its key in the run (the one that
+// wins); newKeys counts the keys the run had not seen at all. It queues
+// the run_seen rows of the records' keys; when the caller holds the
+// records, it keeps them with their hashes, and their seq and hashes go
+// with the rows.
+func (rs *RunSession) claim(ctx context.Context, recs []record.Record, hashes, fulls []string) (first []uint8, newKeys int, err error) {
+	first = make([]uint8, len(recs))
+	for i := range recs {
+		r := &recs[i]
+		h := rs.hashKey(r.Key)
+		st, err := rs.lookup(ctx, r.Key, h)
+		if err != nil {
+			return nil, 0, err
+		}
+		switch st {
+		case keyWithRecord:
+			continue // first[i] = claimDup
+		case keyUnseen:
+			newKeys++
+			rs.seen++
+			rs.keys[h] = struct{}{}
+			first[i] = claimNew
+		case keySeen:
+			first[i] = claimSeen
+			// Its row is there or queued: written now, then updated.
+			if err := rs.flushBatch(ctx, &rs.seenRun, "seen keys"); err != nil {
+				return nil, 0, err
+			}
+		}
+		if err := rs.stageKey(ctx, r, first[i], hashes[i], storedFull(hashes[i], fulls[i])); err != nil {
+			return nil, 0, err
+		}
+	}
 	return first, newKeys, nil
+}
+
+// stageKey stages the run_seen row of a record's key (how: claimNew or
+// claimSeen); when the caller holds the records it keeps the record and
+// its hashes, and the row carries its seq (its index in rs.held) and
+// hashes.
+func (rs *RunSession) stageKey(ctx context.Context, r *record.Record, how uint8, hash, full string) error {
+	var seq int64
+	if rs.keep {
+		seq = int64(len(rs.held))
+		rs.held = append(rs.held, r)
+		rs.heldHash = append(rs.heldHash, hash)
+		rs.heldFull = append(rs.heldFull, full)
+	}
+	if how == claimSeen {
+		var err error
+		if rs.keep {
+			_, err = rs.conn.ExecContext(ctx, `UPDATE temp.run_seen SET rec = 1, seq = ?, hash = ?, full = ? WHERE key = ?`, seq, hash, full, r.Key)
+		} else {
+			_, err = rs.conn.ExecContext(ctx, `UPDATE temp.run_seen SET rec = 1 WHERE key = ?`, r.Key)
+		}
+		if err != nil {
+			return fmt.Errorf("source %s: stage record %s: %w", rs.source, r.Key, err)
+		}
+		return nil
+	}
+	b, what := &rs.recRun, "seen keys"
+	if rs.keep {
+		b, what = &rs.heldRun, "records"
+		b.args = append(b.args, r.Key, seq, hash, full)
+	} else {
+		b.args = append(b.args, r.Key)
+	}
+	if b.rows() >= batchRows {
+		return rs.flushBatch(ctx, b, what)
+	}
+	return nil
 }
 
 // AddSeen stages keys seen without content (the items of a page not
 // modified since the last run). It returns how many of them the run had
 // not seen before.
 func (rs *RunSession) AddSeen(ctx context.Context, keys []string) (newKeys int, err error) {
+	defer rs.timeStage(time.Now())
 	if err := rs.usable(); err != nil {
 		return 0, err
 	}
@@ -373,39 +482,32 @@ func (rs *RunSession) AddSeen(ctx context.Context, keys []string) (newKeys int, 
 
 func (rs *RunSession) addSeen(ctx context.Context, keys []string) (int, error) {
 	n := 0
-	for len(keys) > 0 {
-		k := min(len(keys), batchRows)
-		st := rs.seenStmts[k]
-		if st == nil {
-			q := `INSERT INTO temp.run_seen (key) VALUES (?)` + strings.Repeat(`, (?)`, k-1) + ` ON CONFLICT DO NOTHING`
-			if err := rs.prepare(ctx, &st, q); err != nil {
-				return 0, fmt.Errorf("source %s: stage seen keys: %w", rs.source, err)
+	for _, key := range keys {
+		h := rs.hashKey(key)
+		st, err := rs.lookup(ctx, key, h)
+		if err != nil {
+			return 0, err
+		}
+		if st != keyUnseen {
+			continue
+		}
+		n++
+		rs.seen++
+		rs.keys[h] = struct{}{}
+		rs.seenRun.args = append(rs.seenRun.args, key)
+		if rs.seenRun.rows() >= batchRows {
+			if err := rs.flushBatch(ctx, &rs.seenRun, "seen keys"); err != nil {
+				return 0, err
 			}
-			rs.seenStmts[k] = st
 		}
-		rs.seenArgs = rs.seenArgs[:0]
-		for _, key := range keys[:k] {
-			rs.seenArgs = append(rs.seenArgs, key)
-		}
-		res, err := st.ExecContext(ctx, rs.seenArgs...)
-		if err != nil {
-			return 0, fmt.Errorf("source %s: stage %d seen keys: %w", rs.source, k, err)
-		}
-		added, err := res.RowsAffected()
-		if err != nil {
-			return 0, fmt.Errorf("source %s: stage %d seen keys: %w", rs.source, k, err)
-		}
-		n += int(added)
-		rs.seen += int(added)
-		keys = keys[k:]
 	}
-	clear(rs.seenArgs)
 	return n, nil
 }
 
 // AddPage stages the outcome of one fetched page, in the order pages
 // were taken into the run.
 func (rs *RunSession) AddPage(ctx context.Context, p PageOutcome) error {
+	defer rs.timeStage(time.Now())
 	if err := rs.usable(); err != nil {
 		return err
 	}
@@ -446,7 +548,7 @@ func (rs *RunSession) flushBatch(ctx context.Context, b *batch, what string) err
 		return nil
 	}
 	st := b.full
-	full := b == &rs.items && n == batchRows || b == &rs.pages && n == pageRows
+	full := n == batchRows && b != &rs.pages || b == &rs.pages && n == pageRows
 	if !full || st == nil {
 		var err error
 		if st, err = rs.conn.PrepareContext(ctx, b.sqlFor(n)); err != nil {
@@ -474,6 +576,11 @@ func (rs *RunSession) flushBatch(ctx context.Context, b *batch, what string) err
 // closed after.
 func (rs *RunSession) Finish(ctx context.Context, in RunInput) (*RunResult, error) {
 	defer rs.Close()
+	rs.inFinish = true
+	defer func(start time.Time) {
+		rs.times.Finish += time.Since(start)
+		rs.inFinish = false
+	}(time.Now())
 	if err := rs.usable(); err != nil {
 		return nil, err
 	}
@@ -500,7 +607,17 @@ func (rs *RunSession) Finish(ctx context.Context, in RunInput) (*RunResult, erro
 	if err := rs.flushBatch(ctx, &rs.pages, "pages"); err != nil {
 		return nil, fmt.Errorf("source %s: apply run: %w", in.Source, err)
 	}
+	if err := rs.flushBatch(ctx, &rs.seenRun, "seen keys"); err != nil {
+		return nil, fmt.Errorf("source %s: apply run: %w", in.Source, err)
+	}
+	if err := rs.flushBatch(ctx, &rs.recRun, "seen keys"); err != nil {
+		return nil, fmt.Errorf("source %s: apply run: %w", in.Source, err)
+	}
+	if err := rs.flushBatch(ctx, &rs.heldRun, "records"); err != nil {
+		return nil, fmt.Errorf("source %s: apply run: %w", in.Source, err)
+	}
 	rs.finished = true
+	rs.keys = nil
 	in.Records, in.SeenKeys, in.Pages = nil, nil, nil
 	if _, err := rs.conn.ExecContext(ctx, `COMMIT`); err != nil {
 		return nil, fmt.Errorf("source %s: apply run: end staging: %w", in.Source, err)
@@ -512,7 +629,7 @@ func (rs *RunSession) Finish(ctx context.Context, in RunInput) (*RunResult, erro
 		return nil, fmt.Errorf("source %s: apply run: begin: %w", in.Source, err)
 	}
 	defer tx.Rollback()
-	a := &applier{s: s, tx: tx, in: &in, now: s.opts.Now().UTC(), keep: rs.keep, dups: rs.dups, seen: rs.seen, held: rs.held, extraNames: rs.extraNames}
+	a := &applier{s: s, tx: tx, in: &in, now: s.opts.Now().UTC(), keep: rs.keep, dups: rs.dups, seen: rs.seen, held: rs.held, heldHash: rs.heldHash, heldFull: rs.heldFull, extraNames: rs.extraNames}
 	defer a.close()
 	res, err := a.apply(ctx)
 	if err != nil {
