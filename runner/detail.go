@@ -16,7 +16,11 @@ import (
 // new or changed items are fetched (every item with Deps.RefreshDetails);
 // an item whose listing fields are unchanged keeps the detail values the
 // store holds. A failed detail page keeps the old values, makes the run
-// partial and never drops the item.
+// partial and never drops the item. So does a detail page never fetched
+// because the run was cancelled: a cut-short run must not read as "the
+// detail fields were emptied". When the stored records cannot be read,
+// no record is staged at all (their keys are, from the walk): the store
+// keeps them as they are, and new items wait for the next run.
 func (w *walk) details(ctx context.Context) {
 	s := w.seed
 	if s.Detail == nil || len(s.Detail.Fields) == 0 || len(w.records) == 0 {
@@ -31,13 +35,16 @@ func (w *walk) details(ctx context.Context) {
 		keys[i] = w.records[i].Key
 	}
 	stored := map[string]*record.Record{}
-	err := w.d.Store.EachRecord(ctx, store.RecordFilter{Sources: []string{s.ID}, Keys: keys}, func(r *record.Record) error {
+	// Read even when the run is being cancelled: the old values are what
+	// the records keep for every detail page not fetched.
+	err := w.d.Store.EachRecord(context.WithoutCancel(ctx), store.RecordFilter{Sources: []string{s.ID}, Keys: keys}, func(r *record.Record) error {
 		cp := *r
 		stored[r.Key] = &cp
 		return nil
 	})
 	if err != nil {
 		w.detailFailed = fmt.Sprintf("detail pages not read: stored records unavailable: %v", err)
+		w.records = nil
 		return
 	}
 
@@ -93,14 +100,26 @@ func (w *walk) details(ctx context.Context) {
 			}
 		}()
 	}
+	sent := 0
 	for _, i := range todo {
 		if ctx.Err() != nil {
 			break
 		}
 		jobs <- i
+		sent++
 	}
 	close(jobs)
 	wg.Wait()
+	if rest := todo[sent:]; len(rest) > 0 {
+		if w.detailFailed == "" {
+			w.detailFailed = fmt.Sprintf("detail pages of %d items not read: the run was cancelled", len(rest))
+		}
+		for _, i := range rest {
+			if old := stored[w.records[i].Key]; old != nil {
+				carry(&w.records[i], old, names)
+			}
+		}
+	}
 }
 
 func (w *walk) detail(ctx context.Context, u string) (map[string]string, []parser.Warning, error) {

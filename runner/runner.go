@@ -122,7 +122,9 @@ func Run(ctx context.Context, d Deps, s *seeds.Seed) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", s.ID, err)
 	}
-	sess, err := d.Store.BeginRun(ctx, s.ID, s.IgnoreChanges)
+	// A run cancelled before it starts is still stored (partial), so the
+	// session must open on a cancelled context too.
+	sess, err := d.Store.BeginRun(context.WithoutCancel(ctx), s.ID, s.IgnoreChanges)
 	if err != nil {
 		return nil, fmt.Errorf("source %s: store run: %w", s.ID, err)
 	}
@@ -726,7 +728,9 @@ func (w *walk) stageRecords(ctx context.Context, recs []record.Record, keys []st
 	}
 	if w.holdRecords() {
 		w.records = append(w.records, recs...)
-		return w.stageSeen(ctx, keys)
+		n, err := w.sess.ReserveKeys(context.WithoutCancel(ctx), keys)
+		w.staged(err)
+		return n
 	}
 	n, err := w.sess.AddRecords(context.WithoutCancel(ctx), recs)
 	w.staged(err)

@@ -45,6 +45,7 @@ type RunSession struct {
 	hashOf   func(string) keyHash // tests: a hash with collisions; nil: hashKey's own
 	seenRun  batch                // run_seen rows of keys seen without content, not yet written
 	recRun   batch                // run_seen rows of keys staged with a record, not yet written
+	resvRun  batch                // run_seen rows of keys reserved for a record to come (ReserveKeys), not yet written
 	heldRun  batch                // run_seen rows of held records, not yet written
 	dups     dupKeys              // records ignored for a key already staged
 	seen     int                  // distinct keys staged (run_seen rows)
@@ -95,8 +96,10 @@ func (rs *RunSession) timeStage(start time.Time) {
 // records in the order the crawl saw them (seq), the first occurrence of
 // each key only, without content when the store held it unchanged as it
 // was staged (none when the caller holds the records: ApplyRun); run_seen
-// every key the run saw, rec = 1 once a record of it was staged, with the
-// seq and hashes of that record when the caller holds it; run_staged_pages the page outcomes in order.
+// every key the run saw: rec = 0 seen on a page not modified, 2 reserved
+// for a record the caller stages later (ReserveKeys), 1 once a record of
+// it was staged, with the seq and hashes of that record when the caller
+// holds it; run_staged_pages the page outcomes in order.
 const stagingSchema = `
 CREATE TEMP TABLE run_items (seq INTEGER PRIMARY KEY, key TEXT NOT NULL, hash TEXT NOT NULL, full TEXT NOT NULL, content BLOB, held INTEGER NOT NULL);
 CREATE TEMP TABLE run_seen (key TEXT PRIMARY KEY, rec INTEGER NOT NULL DEFAULT 0, seq INTEGER, hash TEXT, full TEXT) WITHOUT ROWID;
@@ -139,6 +142,8 @@ func (s *Store) beginRun(ctx context.Context, source string, ignore []string, ke
 	rs.items.args = append(make([]any, 0, 3+batchRows*rs.items.width), nil, nil, nil)
 	rs.seenRun = batch{head: `INSERT INTO temp.run_seen (key) VALUES `, row: `(?%d)`, width: 1}
 	rs.seenRun.args = append(make([]any, 0, 3+batchRows*rs.seenRun.width), nil, nil, nil)
+	rs.resvRun = batch{head: `INSERT INTO temp.run_seen (key, rec) VALUES `, row: `(?%d, 2)`, width: 1}
+	rs.resvRun.args = append(make([]any, 0, 3+batchRows*rs.resvRun.width), nil, nil, nil)
 	rs.recRun = batch{head: `INSERT INTO temp.run_seen (key, rec) VALUES `, row: `(?%d, 1)`, width: 1}
 	rs.recRun.args = append(make([]any, 0, 3+batchRows*rs.recRun.width), nil, nil, nil)
 	rs.heldRun = batch{head: `INSERT INTO temp.run_seen (key, seq, hash, full, rec) VALUES `, row: `(?%d, ?%d, ?%d, ?%d, 1)`, width: 4}
@@ -357,8 +362,9 @@ func (rs *RunSession) hashKey(key string) keyHash {
 // Where lookup finds a key.
 const (
 	keyUnseen = iota
-	keySeen   // without content
+	keySeen   // without content: its page was not modified
 	keyWithRecord
+	keyReserved // for a record the caller will stage later (ReserveKeys)
 )
 
 // lookup tells whether the run has seen key, and with a record. Only a
@@ -368,11 +374,14 @@ func (rs *RunSession) lookup(ctx context.Context, key string, h keyHash) (int, e
 	if _, ok := rs.keys[h]; !ok {
 		return keyUnseen, nil
 	}
-	for _, b := range []*batch{&rs.recRun, &rs.seenRun} {
+	for _, b := range []*batch{&rs.recRun, &rs.seenRun, &rs.resvRun} {
 		for _, v := range b.args[3:] {
 			if v.(string) == key {
-				if b == &rs.seenRun {
+				switch b {
+				case &rs.seenRun:
 					return keySeen, nil
+				case &rs.resvRun:
+					return keyReserved, nil
 				}
 				return keyWithRecord, nil
 			}
@@ -383,14 +392,16 @@ func (rs *RunSession) lookup(ctx context.Context, key string, h keyHash) (int, e
 			return keyWithRecord, nil
 		}
 	}
-	var rec bool
+	var rec int
 	switch err := rs.conn.QueryRowContext(ctx, `SELECT rec FROM temp.run_seen WHERE key = ?`, key).Scan(&rec); {
 	case errors.Is(err, sql.ErrNoRows):
 		return keyUnseen, nil // another key of the same hash
 	case err != nil:
 		return 0, fmt.Errorf("source %s: look up staged key %s: %w", rs.source, key, err)
-	case rec:
+	case rec == 1:
 		return keyWithRecord, nil
+	case rec == 2:
+		return keyReserved, nil
 	}
 	return keySeen, nil
 }
@@ -411,17 +422,21 @@ func (rs *RunSession) claim(ctx context.Context, recs []record.Record, hashes, f
 			return nil, 0, err
 		}
 		switch st {
-		case keyWithRecord:
+		case keyWithRecord, keySeen:
+			// The key's first listing in the run wins: an earlier
+			// record, or an earlier page not modified, whose stored
+			// record stands for it (a later copy winning would flip the
+			// record between its two listings night after night).
 			continue // first[i] = claimDup
 		case keyUnseen:
 			newKeys++
 			rs.seen++
 			rs.keys[h] = struct{}{}
 			first[i] = claimNew
-		case keySeen:
+		case keyReserved:
 			first[i] = claimSeen
 			// Its row is there or queued: written now, then updated.
-			if err := rs.flushBatch(ctx, &rs.seenRun, "seen keys"); err != nil {
+			if err := rs.flushBatch(ctx, &rs.resvRun, "reserved keys"); err != nil {
 				return nil, 0, err
 			}
 		}
@@ -470,17 +485,36 @@ func (rs *RunSession) stageKey(ctx context.Context, r *record.Record, how uint8,
 }
 
 // AddSeen stages keys seen without content (the items of a page not
-// modified since the last run). It returns how many of them the run had
-// not seen before.
+// modified since the last run, which the store holds: a page state's
+// keys): the stored records stand for them, and
+// a record of one of these keys staged later in the run is a duplicate
+// (the first listing wins). It returns how many of them the run had not
+// seen before.
 func (rs *RunSession) AddSeen(ctx context.Context, keys []string) (newKeys int, err error) {
 	defer rs.timeStage(time.Now())
 	if err := rs.usable(); err != nil {
 		return 0, err
 	}
-	return rs.addSeen(ctx, keys)
+	return rs.addSeen(ctx, keys, &rs.seenRun, "seen keys")
 }
 
-func (rs *RunSession) addSeen(ctx context.Context, keys []string) (int, error) {
+// ReserveKeys stages the keys of records the caller holds back and will
+// stage later with AddRecords (a seed whose records wait for their
+// detail pages): they count as seen now, in page order, and their
+// records, when they come, are not duplicates. A key seen earlier in the
+// run stays with its earlier listing. It returns how many of the keys the
+// run had not seen before.
+func (rs *RunSession) ReserveKeys(ctx context.Context, keys []string) (newKeys int, err error) {
+	defer rs.timeStage(time.Now())
+	if err := rs.usable(); err != nil {
+		return 0, err
+	}
+	return rs.addSeen(ctx, keys, &rs.resvRun, "reserved keys")
+}
+
+// addSeen queues the run_seen rows (in b) of the keys the run has not
+// seen yet.
+func (rs *RunSession) addSeen(ctx context.Context, keys []string, b *batch, what string) (int, error) {
 	n := 0
 	for _, key := range keys {
 		h := rs.hashKey(key)
@@ -494,9 +528,9 @@ func (rs *RunSession) addSeen(ctx context.Context, keys []string) (int, error) {
 		n++
 		rs.seen++
 		rs.keys[h] = struct{}{}
-		rs.seenRun.args = append(rs.seenRun.args, key)
-		if rs.seenRun.rows() >= batchRows {
-			if err := rs.flushBatch(ctx, &rs.seenRun, "seen keys"); err != nil {
+		b.args = append(b.args, key)
+		if b.rows() >= batchRows {
+			if err := rs.flushBatch(ctx, b, what); err != nil {
 				return 0, err
 			}
 		}
@@ -611,6 +645,9 @@ func (rs *RunSession) Finish(ctx context.Context, in RunInput) (*RunResult, erro
 		return nil, fmt.Errorf("source %s: apply run: %w", in.Source, err)
 	}
 	if err := rs.flushBatch(ctx, &rs.recRun, "seen keys"); err != nil {
+		return nil, fmt.Errorf("source %s: apply run: %w", in.Source, err)
+	}
+	if err := rs.flushBatch(ctx, &rs.resvRun, "reserved keys"); err != nil {
 		return nil, fmt.Errorf("source %s: apply run: %w", in.Source, err)
 	}
 	if err := rs.flushBatch(ctx, &rs.heldRun, "records"); err != nil {

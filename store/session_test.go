@@ -116,9 +116,14 @@ func testSessionFirstRecordWins(t *testing.T, collide bool) {
 	for i, st := range steps {
 		var n int
 		var err error
-		if st.recs != nil {
+		switch {
+		case st.recs != nil:
 			n, err = sess.AddRecords(ctx, st.recs)
-		} else {
+		case i == 0:
+			// Reserved, as a detail-follow run does for the records it
+			// holds: the record of key 1, staged later, is not a duplicate.
+			n, err = sess.ReserveKeys(ctx, st.seen)
+		default:
 			n, err = sess.AddSeen(ctx, st.seen)
 		}
 		if err != nil {
@@ -148,5 +153,43 @@ func testSessionFirstRecordWins(t *testing.T, collide bool) {
 	}
 	if titles["https://a.int/1"] != "First" || titles["https://a.int/3"] != "Three" || len(titles) != 3 {
 		t.Errorf("stored %v; want the first record of each key", titles)
+	}
+}
+
+// TestSessionUnchangedListingWins: a key first listed on a page not
+// modified keeps its stored record; a later copy of it on a parsed page
+// is a duplicate, not an update, so the record does not flip between its
+// two listings from one night to the next.
+func TestSessionUnchangedListingWins(t *testing.T) {
+	ctx := context.Background()
+	c := newClock()
+	s, _ := newStore(t, Options{Now: c.Now})
+	apply(t, s, c, input("a", StatusComplete, []record.Record{rec("https://a.int/1", "First listing"), rec("https://a.int/2", "Two")}))
+
+	c.Advance(time.Hour)
+	sess, err := s.BeginRun(ctx, "a", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	if n, err := sess.AddSeen(ctx, []string{"https://a.int/1"}); err != nil || n != 1 {
+		t.Fatalf("AddSeen: %d, %v", n, err)
+	}
+	if n, err := sess.AddRecords(ctx, []record.Record{rec("https://a.int/1", "Later copy"), rec("https://a.int/2", "Two")}); err != nil || n != 1 {
+		t.Fatalf("AddRecords: %d new keys, %v; want 1", n, err)
+	}
+	res, err := sess.Finish(ctx, RunInput{Source: "a", Status: StatusComplete})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Run.Seen != 2 || res.Run.Updated != 0 || res.Run.Warnings != 1 {
+		t.Errorf("seen %d updated %d warnings %d; want 2, 0, 1 (the later copy ignored)", res.Run.Seen, res.Run.Updated, res.Run.Warnings)
+	}
+	titles := map[string]string{}
+	if err := s.EachRecord(ctx, RecordFilter{}, func(r *record.Record) error { titles[r.Key] = r.Title; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if titles["https://a.int/1"] != "First listing" {
+		t.Errorf("key 1 is %q; want the first listing's %q kept", titles["https://a.int/1"], "First listing")
 	}
 }
