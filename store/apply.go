@@ -90,6 +90,17 @@ type current struct {
 	removed     bool
 }
 
+// storedCurrent is a current from the columns of a records row joined in
+// (version_id, last_changed, content_hash, full_hash, removed); a full
+// hash left empty is the content hash.
+func storedCurrent(vid, lastChanged sql.NullInt64, hash, full sql.NullString, removed sql.NullBool) current {
+	c := current{versionID: vid.Int64, lastChanged: lastChanged.Int64, hash: hash.String, full: hash.String, removed: removed.Bool}
+	if full.Valid && full.String != "" {
+		c.full = full.String
+	}
+	return c
+}
+
 // batchRows is how many rows one multi-row INSERT writes.
 const batchRows = 200
 
@@ -417,10 +428,7 @@ func (a *applier) applyItems(ctx context.Context) error {
 			}
 			if vid.Valid {
 				c := &curs[len(chunk)]
-				*c = current{versionID: vid.Int64, lastChanged: lastChanged.Int64, hash: hash.String, full: hash.String, removed: removed.Bool}
-				if full.Valid {
-					c.full = full.String
-				}
+				*c = storedCurrent(vid, lastChanged, hash, full, removed)
 				it.cur = c
 			}
 			chunk = append(chunk, it)
@@ -484,12 +492,8 @@ func (a *applier) applyHeld(ctx context.Context) error {
 			if len(curs) == cap(curs) {
 				curs = make([]current, 0, chunkRows)
 			}
-			curs = append(curs, current{versionID: vid.Int64, lastChanged: lastChanged.Int64, hash: hash.String, full: hash.String, removed: removed.Bool})
-			c := &curs[len(curs)-1]
-			if full.Valid {
-				c.full = full.String
-			}
-			it.cur = c
+			curs = append(curs, storedCurrent(vid, lastChanged, hash, full, removed))
+			it.cur = &curs[len(curs)-1]
 		}
 		work = append(work, it)
 	}
