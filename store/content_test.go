@@ -358,3 +358,31 @@ func TestMigrateFillsExtraNames(t *testing.T) {
 		}
 	}
 }
+
+// TestEachRecordStopsAtFnError: an error from fn stops the walk (across
+// sources too) and comes back as it was, not wrapped; a cancelled context
+// is reported as such.
+func TestEachRecordStopsAtFnError(t *testing.T) {
+	c := newClock()
+	s, _ := newStore(t, Options{Now: c.Now})
+	ctx := context.Background()
+	apply(t, s, c, input("a", StatusComplete, recs(2)))
+	apply(t, s, c, input("b", StatusComplete, recs(2)))
+	stop := errors.New("stop here")
+	var seen []string
+	err := s.EachRecord(ctx, RecordFilter{}, func(r *record.Record) error {
+		seen = append(seen, r.Source+" "+r.Key)
+		if len(seen) == 3 {
+			return stop
+		}
+		return nil
+	})
+	if err != stop || len(seen) != 3 || !strings.HasPrefix(seen[2], "b ") {
+		t.Fatalf("EachRecord = %v after %q; want the fn's error itself after the first record of b", err, seen)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := s.EachRecord(cctx, RecordFilter{}, func(*record.Record) error { return nil }); !errors.Is(err, context.Canceled) {
+		t.Fatalf("EachRecord with a cancelled context = %v", err)
+	}
+}

@@ -72,13 +72,9 @@ func (s *Store) EachRecord(ctx context.Context, f RecordFilter, fn func(*record.
 		var r record.Record // reused: fn may not keep it
 		for _, source := range sources {
 			args[0].Value = source
-			fnErr = eachSourceRecord(ctx, q, query, args, dest, &r, source, fn)
-			if fnErr != nil {
-				if errors.Is(fnErr, errDriver) {
-					err, fnErr = fnErr, nil
-					return err
-				}
-				return nil
+			var err error
+			if fnErr, err = eachSourceRecord(ctx, q, query, args, dest, &r, source, fn); err != nil || fnErr != nil {
+				return err
 			}
 		}
 		return nil
@@ -92,31 +88,28 @@ func (s *Store) EachRecord(ctx context.Context, f RecordFilter, fn func(*record.
 	return fnErr
 }
 
-// errDriver marks an error of eachSourceRecord's own (the query, a
-// row) from one fn returned.
-var errDriver = errors.New("read records")
-
-// eachSourceRecord runs query for one source and calls fn for each row;
-// an error of its own wraps errDriver, fn's is returned as is.
+// eachSourceRecord runs query for one source and calls fn for each row.
+// It stops at the first error: fn's is returned as fnErr, as is; its own
+// (the query, a row) as err.
 func eachSourceRecord(ctx context.Context, q driver.QueryerContext, query string, args []driver.NamedValue,
-	dest []driver.Value, r *record.Record, source string, fn func(*record.Record) error) error {
+	dest []driver.Value, r *record.Record, source string, fn func(*record.Record) error) (fnErr, err error) {
 	rows, err := q.QueryContext(ctx, query, args)
 	if err != nil {
-		return fmt.Errorf("%w: source %s: %w", errDriver, source, err)
+		return nil, fmt.Errorf("source %s: %w", source, err)
 	}
 	defer rows.Close()
 	for {
 		if err := rows.Next(dest); err != nil {
 			if err == io.EOF {
-				return nil
+				return nil, nil
 			}
-			return fmt.Errorf("%w: source %s: %w", errDriver, source, err)
+			return nil, fmt.Errorf("source %s: %w", source, err)
 		}
 		if err := recordRow(dest, r, source); err != nil {
-			return fmt.Errorf("%w: %w", errDriver, err)
+			return nil, err
 		}
 		if err := fn(r); err != nil {
-			return err
+			return err, nil
 		}
 	}
 }
