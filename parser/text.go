@@ -70,11 +70,16 @@ func writeText(b *strings.Builder, n *html.Node) { writeTextMode(b, n, false) }
 // a block boundary only.
 func writeLines(b *strings.Builder, n *html.Node) { writeTextMode(b, n, true) }
 
+// lineEnds turns the line ends inside a text node into spaces: only <br>
+// and block boundaries end a line. Built once; a Replacer is safe for
+// concurrent use and never changes.
+var lineEnds = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ")
+
 func writeTextMode(b *strings.Builder, n *html.Node, lines bool) {
 	switch n.Type {
 	case html.TextNode:
 		if lines {
-			b.WriteString(strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(n.Data))
+			b.WriteString(lineEnds.Replace(n.Data))
 			return
 		}
 		b.WriteString(n.Data)
