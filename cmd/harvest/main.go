@@ -37,9 +37,15 @@ const streamingGCLimit = 64 << 20
 // (store/internal/exportbench) and keeps peak RSS near 70 MB. It is set
 // here, for the process, and not in run, which tests call in-process.
 func streamingGC(getenv func(string) string) {
-	if getenv("GOGC") != "" || getenv("GOMEMLIMIT") != "" {
+	if !wantStreamingGC(getenv) {
 		return
 	}
 	debug.SetMemoryLimit(streamingGCLimit)
 	debug.SetGCPercent(-1)
+}
+
+// wantStreamingGC reports whether streamingGC may tune the collector:
+// not when the user chose with GOGC or GOMEMLIMIT.
+func wantStreamingGC(getenv func(string) string) bool {
+	return getenv("GOGC") == "" && getenv("GOMEMLIMIT") == ""
 }

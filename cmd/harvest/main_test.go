@@ -329,3 +329,25 @@ func TestCrawlSeedsDirectory(t *testing.T) {
 		t.Errorf("runs show 2 should list 5 pages answered 304 (exit %d):\n%s", code, show)
 	}
 }
+
+// TestStreamingGCLeavesUsersChoice: harvest export tunes the collector
+// only when the user has not set GOGC or GOMEMLIMIT (docs/export.md).
+func TestStreamingGCLeavesUsersChoice(t *testing.T) {
+	for env, want := range map[string]bool{
+		"":                  true,
+		"GOGC=200":          false,
+		"GOMEMLIMIT=256MiB": false,
+		"GOGC=off":          false,
+		"HARVEST_CONTACT=x": true,
+	} {
+		getenv := func(k string) string {
+			if name, v, ok := strings.Cut(env, "="); ok && name == k {
+				return v
+			}
+			return ""
+		}
+		if got := wantStreamingGC(getenv); got != want {
+			t.Errorf("with %q set: tune the collector = %v, want %v", env, got, want)
+		}
+	}
+}
