@@ -101,7 +101,7 @@ func (rs *RunSession) timeStage(start time.Time) {
 // it was staged, with the seq and hashes of that record when the caller
 // holds it; run_staged_pages the page outcomes in order.
 const stagingSchema = `
-CREATE TEMP TABLE run_items (seq INTEGER PRIMARY KEY, key TEXT NOT NULL, hash TEXT NOT NULL, full TEXT NOT NULL, content BLOB, held INTEGER NOT NULL);
+CREATE TEMP TABLE run_items (seq INTEGER PRIMARY KEY, key TEXT NOT NULL, hash TEXT NOT NULL, full TEXT NOT NULL, content BLOB);
 CREATE TEMP TABLE run_seen (key TEXT PRIMARY KEY, rec INTEGER NOT NULL DEFAULT 0, seq INTEGER, hash TEXT, full TEXT) WITHOUT ROWID;
 CREATE TEMP TABLE run_staged_pages (seq INTEGER PRIMARY KEY, url TEXT NOT NULL, status INTEGER NOT NULL, bytes INTEGER NOT NULL,
 	duration_ns INTEGER NOT NULL, items INTEGER NOT NULL, error TEXT NOT NULL, not_modified INTEGER NOT NULL,
@@ -133,9 +133,9 @@ func (s *Store) beginRun(ctx context.Context, source string, ignore []string, ke
 		return nil, fmt.Errorf("source %s: begin run: create staging tables: %w", source, err)
 	}
 	rs.items = batch{
-		head:  `INSERT INTO temp.run_items (seq, key, hash, full, content, held) VALUES `,
-		row:   `(?%d, ?%d, ?%d, ?%d, ?%d, ?%d)`,
-		width: 6,
+		head:  `INSERT INTO temp.run_items (seq, key, hash, full, content) VALUES `,
+		row:   `(?%d, ?%d, ?%d, ?%d, ?%d)`,
+		width: 5,
 	}
 	// The batch's three shared values (?1-?3) are not used here: bound
 	// to nothing, they keep batch.sqlFor's numbering.
@@ -259,7 +259,7 @@ func (rs *RunSession) AddRecords(ctx context.Context, recs []record.Record) (new
 		if st, ok := stored[r.Key]; ok && st.hash == hashes[i] && st.full == full {
 			// Unchanged in the store: staged without content, for Finish
 			// to check that it still is.
-			rs.items.args = append(rs.items.args, rs.nextItem, r.Key, hashes[i], full, nil, false)
+			rs.items.args = append(rs.items.args, rs.nextItem, r.Key, hashes[i], full, nil)
 			rs.nextItem++
 			if rs.items.rows() >= batchRows {
 				if err := rs.flushItems(ctx); err != nil {
@@ -277,7 +277,7 @@ func (rs *RunSession) AddRecords(ctx context.Context, recs []record.Record) (new
 		start := len(rs.content)
 		rs.content = appendContent(rs.content, r)
 		c := rs.content[start:len(rs.content):len(rs.content)]
-		rs.items.args = append(rs.items.args, rs.nextItem, r.Key, hashes[i], full, c, false)
+		rs.items.args = append(rs.items.args, rs.nextItem, r.Key, hashes[i], full, c)
 		rs.nextItem++
 		if rs.items.rows() >= batchRows {
 			if err := rs.flushItems(ctx); err != nil {
