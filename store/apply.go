@@ -118,7 +118,7 @@ type applier struct {
 	// until OnChange has seen them).
 	keep bool
 
-	updMissed, updRemoved, getVersion, getItem *sql.Stmt
+	getVersion, getItem *sql.Stmt
 
 	// Version and change ids are given here (the run holds the write
 	// lock), so that rows can be written in batches: versions, then the
@@ -136,7 +136,7 @@ type applier struct {
 	run     Run
 	changes []Change
 	dups    dupKeys          // staged records ignored for a repeated key
-	seen    int              // distinct keys the run saw, with or without content
+	seen    map[string]uint8 // every key the run saw, with or without content
 	held    []*record.Record // the staged records by seq, when the caller holds them
 	// heldHash and heldFull are the hashes of held (heldFull[i] "" when
 	// it is heldHash[i]).
@@ -235,7 +235,7 @@ func (a *applier) apply(ctx context.Context) (*RunResult, error) {
 		FinishedAt: orNow(in.FinishedAt, now),
 		Status:     in.Status,
 		Reason:     in.Reason,
-		RunCounts:  RunCounts{Dropped: in.Dropped, Seen: a.seen},
+		RunCounts:  RunCounts{Dropped: in.Dropped, Seen: len(a.seen)},
 	}
 	res, err := a.tx.ExecContext(ctx,
 		`INSERT INTO runs (source, started_at, finished_at, applied_at, status, reason) VALUES (?, ?, ?, ?, ?, ?)`,
@@ -252,8 +252,6 @@ func (a *applier) apply(ctx context.Context) (*RunResult, error) {
 		dst *(*sql.Stmt)
 		q   string
 	}{
-		{&a.updMissed, `UPDATE records SET missed = ? WHERE source = ? AND key = ?`},
-		{&a.updRemoved, `UPDATE records SET missed = ?, removed_at = ? WHERE source = ? AND key = ?`},
 		{&a.getVersion, `SELECT CAST(content AS TEXT) FROM versions WHERE id = ?`},
 		{&a.getItem, `SELECT content FROM temp.run_items WHERE seq = ?`},
 	} {
@@ -279,10 +277,11 @@ func (a *applier) apply(ctx context.Context) (*RunResult, error) {
 	}
 	// One upsert for added, updated and restored records.
 	a.records = batch{
-		head: `INSERT INTO records (source, key, version_id, content_hash, full_hash, first_seen, last_seen, last_changed, removed_at, missed) VALUES `,
-		row:  `(?1, ?%d, ?%d, ?%d, ?%d, ?3, ?3, ?%d, NULL, 0)`,
+		head: `INSERT INTO records (source, key, version_id, content_hash, full_hash, first_seen, last_seen, last_changed, removed_at, missed, written_by) VALUES `,
+		row:  `(?1, ?%d, ?%d, ?%d, ?%d, ?3, ?3, ?%d, NULL, 0, ?2)`,
 		tail: ` ON CONFLICT (source, key) DO UPDATE SET version_id = excluded.version_id, content_hash = excluded.content_hash,
-			full_hash = excluded.full_hash, last_seen = excluded.last_seen, last_changed = excluded.last_changed, removed_at = NULL, missed = 0`,
+			full_hash = excluded.full_hash, last_seen = excluded.last_seen, last_changed = excluded.last_changed, removed_at = NULL, missed = 0,
+			written_by = excluded.written_by`,
 		width: 5,
 	}
 	a.changeRows = batch{
@@ -306,15 +305,6 @@ func (a *applier) apply(ctx context.Context) (*RunResult, error) {
 	if err := a.flush(ctx); err != nil {
 		return nil, err
 	}
-	// After a first load every current record was written by this run,
-	// seen now with no miss: marking and counting misses would change
-	// nothing.
-	if !a.firstLoad {
-		if err := a.markSeen(ctx); err != nil {
-			return nil, err
-		}
-	}
-
 	if a.run.Status == StatusComplete && a.run.Seen == 0 {
 		nCurrent, err := a.currentBefore(ctx)
 		if err != nil {
@@ -326,8 +316,10 @@ func (a *applier) apply(ctx context.Context) (*RunResult, error) {
 			}
 		}
 	}
-	if a.run.Status == StatusComplete && !a.firstLoad {
-		if err := a.countMisses(ctx); err != nil {
+	// After a first load every current record was written by this run,
+	// seen now with no miss: there is nothing to settle.
+	if !a.firstLoad {
+		if err := a.settleSeen(ctx); err != nil {
 			return nil, err
 		}
 		if err := a.flush(ctx); err != nil {
@@ -450,8 +442,8 @@ func (a *applier) applyItems(ctx context.Context) error {
 	}
 }
 
-// applyHeld applies the records the caller holds (ApplyRun): the
-// run_seen rows that carry their seq and hashes are compared with the
+// applyHeld applies the records the caller holds (ApplyRun): their
+// run_held rows, which carry their seq and hashes, are compared with the
 // store's state of their keys in one pass in key order, and the records
 // new, restored or changed are then applied in the order seen.
 func (a *applier) applyHeld(ctx context.Context) error {
@@ -460,8 +452,8 @@ func (a *applier) applyHeld(ctx context.Context) error {
 	}
 	rows, err := a.tx.QueryContext(ctx, `SELECT s.seq, r.version_id, r.content_hash,
 			CASE WHEN r.full_hash IN ('', r.content_hash) THEN NULL ELSE r.full_hash END, r.removed_at IS NOT NULL, r.last_changed
-		FROM temp.run_seen s LEFT JOIN records r ON r.source = ?1 AND r.key = s.key
-		WHERE s.seq IS NOT NULL AND (r.version_id IS NULL OR r.removed_at IS NOT NULL OR r.content_hash <> s.hash
+		FROM temp.run_held s LEFT JOIN records r ON r.source = ?1 AND r.key = s.key
+		WHERE (r.version_id IS NULL OR r.removed_at IS NOT NULL OR r.content_hash <> s.hash
 			OR CASE WHEN r.full_hash = '' THEN r.content_hash ELSE r.full_hash END <> CASE WHEN s.full = '' THEN s.hash ELSE s.full END)`,
 		a.in.Source)
 	if err != nil {
@@ -559,19 +551,6 @@ func (a *applier) suspect(reason string) {
 	a.run.Reason = reason
 }
 
-// markSeen sets last_seen and a zero missed count on every current
-// record the run saw, in one statement over the staged keys (records
-// written by this run already hold the values and are skipped). A
-// removed record seen without content stays removed.
-func (a *applier) markSeen(ctx context.Context) error {
-	if _, err := a.tx.ExecContext(ctx, `UPDATE records SET last_seen = ?1, missed = 0
-		WHERE source = ?2 AND key IN (SELECT key FROM temp.run_seen) AND removed_at IS NULL AND (last_seen <> ?1 OR missed <> 0)`,
-		a.now.UnixNano(), a.in.Source); err != nil {
-		return fmt.Errorf("mark %d records seen: %w", a.run.Seen, err)
-	}
-	return nil
-}
-
 func (a *applier) lastCompleteSeen(ctx context.Context) (int, error) {
 	var n int
 	err := a.tx.QueryRowContext(ctx,
@@ -603,7 +582,7 @@ func (a *applier) applyRecord(ctx context.Context, it *item) error {
 		return a.change(ctx, KindAdded, it, nil, vid, nil)
 	}
 	if !c.removed && hash == c.hash && full == c.full {
-		return nil // unchanged: markSeen keeps it alive
+		return nil // unchanged: settleSeen keeps it alive
 	}
 
 	var r *record.Record
@@ -860,86 +839,6 @@ func contentOnly(r *record.Record) record.Record {
 	c := *r
 	c.FirstSeen, c.LastSeen, c.LastChanged, c.RemovedAt = time.Time{}, time.Time{}, time.Time{}, nil
 	return c
-}
-
-// missing is a current record a complete run did not see.
-type missing struct {
-	key       string
-	missed    int
-	versionID int64
-	hash      string
-}
-
-// countMisses counts a complete run's misses and removes what has been
-// missing long enough, unless the removal guard holds the removals back.
-func (a *applier) countMisses(ctx context.Context) error {
-	k := a.in.Guards.MissingRuns
-	if k <= 0 {
-		k = DefaultMissingRuns
-	}
-	share := a.in.Guards.MaxRemovedShare
-	if share <= 0 {
-		share = DefaultMaxRemovedShare
-	}
-	// Read whole before anything is written: key order, as SQLite's
-	// BINARY collation and Go's string order agree.
-	rows, err := a.tx.QueryContext(ctx, `SELECT key, missed, version_id, content_hash FROM records
-		WHERE source = ? AND removed_at IS NULL AND key NOT IN (SELECT key FROM temp.run_seen) ORDER BY key`, a.in.Source)
-	if err != nil {
-		return fmt.Errorf("find missed records: %w", err)
-	}
-	var missed, candidates []missing
-	for rows.Next() {
-		var m missing
-		if err := rows.Scan(&m.key, &m.missed, &m.versionID, &m.hash); err != nil {
-			rows.Close()
-			return fmt.Errorf("find missed records: %w", err)
-		}
-		if m.missed+1 >= k {
-			candidates = append(candidates, m)
-		} else {
-			missed = append(missed, m)
-		}
-	}
-	err = rows.Err()
-	rows.Close()
-	if err != nil {
-		return fmt.Errorf("find missed records: %w", err)
-	}
-	nCurrent := 0
-	if len(candidates) > 0 {
-		if nCurrent, err = a.currentBefore(ctx); err != nil {
-			return err
-		}
-	}
-	if len(candidates) > 0 && float64(len(candidates)) > share*float64(nCurrent) {
-		a.run.Held = len(candidates)
-		a.suspect(fmt.Sprintf("%d of %d records would be removed at once, more than the removal guard of %g%%; removals held",
-			len(candidates), nCurrent, share*100))
-		return nil // a suspect run counts no misses
-	}
-	for _, m := range missed {
-		if _, err := a.updMissed.ExecContext(ctx, m.missed+1, a.in.Source, m.key); err != nil {
-			return fmt.Errorf("record %s: count miss: %w", m.key, err)
-		}
-	}
-	for _, m := range candidates {
-		if _, err := a.updRemoved.ExecContext(ctx, m.missed+1, a.now.UnixNano(), a.in.Source, m.key); err != nil {
-			return fmt.Errorf("record %s: remove: %w", m.key, err)
-		}
-		var last *record.Record
-		if a.keep || a.s.opts.OnChange != nil {
-			if last, err = a.version(ctx, m.versionID); err != nil {
-				return fmt.Errorf("record %s: %w", m.key, err)
-			}
-			last.Source, last.Key, last.ContentHash = a.in.Source, m.key, m.hash
-		}
-		a.run.Removed++
-		if err := a.change(ctx, KindRemoved, &item{key: m.key}, last, m.versionID, nil); err != nil {
-			return fmt.Errorf("record %s: %w", m.key, err)
-		}
-	}
-	return nil
 }
 
 // storePages keeps the run's staged page outcomes, and replaces the page

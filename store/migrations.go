@@ -164,6 +164,18 @@ CREATE TABLE extra_names (
 	PRIMARY KEY (source, name)
 ) WITHOUT ROWID;
 `, fill: fillExtraNames},
+	// 5: sweeps (seen.go). written_by is the run that last wrote a
+	// records row; source_sweeps the last run of each source that saw
+	// every current record it did not write. An unchanged run then marks
+	// its records seen with one row instead of rewriting every one.
+	{sql: `
+ALTER TABLE records ADD COLUMN written_by INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE source_sweeps (
+	source TEXT    PRIMARY KEY,
+	run_id INTEGER NOT NULL REFERENCES runs (id),
+	at     INTEGER NOT NULL
+) WITHOUT ROWID;
+`},
 }
 
 // A migration is one step of the schema history: sql, then fill, if set,

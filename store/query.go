@@ -272,7 +272,7 @@ func whereClause(where []string) string {
 // f.Sources is used.
 func (s *Store) ExtraNames(ctx context.Context, f RecordFilter) ([]string, error) {
 	where, args := inList(nil, nil, "source", f.Sources)
-	names, err := s.queryStrings(ctx, `SELECT DISTINCT name FROM extra_names`+whereClause(where)+` ORDER BY name`, args...)
+	names, err := queryStrings(ctx, s.db, `SELECT DISTINCT name FROM extra_names`+whereClause(where)+` ORDER BY name`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list extra names: %w", err)
 	}

@@ -2,20 +2,27 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"time"
 
 	"github.com/harvest-dev/harvest/record"
 )
 
 // recordColumns are the columns EachRecord reads, from records r joined
-// with versions v, in the order recordRow takes them.
-const recordColumns = `r.key, r.content_hash, r.first_seen, r.last_seen, r.last_changed,
-	r.removed_at, CAST(v.content AS TEXT)`
+// with versions v, in the order recordRow takes them, under the source's
+// last sweep sw (seen.go). Its two numbers are written into the SQL,
+// where they cost nothing per row.
+func recordColumns(sw sweep) string {
+	return `r.key, r.content_hash, r.first_seen, ` +
+		`CASE WHEN r.removed_at IS NULL AND r.written_by < ` + strconv.FormatInt(sw.run, 10) + ` THEN ` + strconv.FormatInt(sw.at, 10) + ` ELSE r.last_seen END` +
+		`, r.last_changed, r.removed_at, CAST(v.content AS TEXT)`
+}
 
 // EachRecord calls fn for each record selected by f, ordered by source
 // and key, with its bookkeeping filled. Rows are streamed, not loaded at
@@ -27,10 +34,21 @@ const recordColumns = `r.key, r.content_hash, r.first_seen, r.last_seen, r.last_
 // database/sql's Scan: an export of a million records is bound by the
 // per-row cost here (store/internal/exportbench).
 func (s *Store) EachRecord(ctx context.Context, f RecordFilter, fn func(*record.Record) error) error {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("list records: %w", err)
+	}
+	defer conn.Close()
+	// One read transaction: every query below sees the same snapshot of
+	// the store, whatever runs commit meanwhile.
+	if _, err := conn.ExecContext(ctx, `BEGIN DEFERRED`); err != nil {
+		return fmt.Errorf("list records: begin: %w", err)
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), `ROLLBACK`)
 	// One query per source, in source order: the source is then a
 	// parameter, not a column copied out of every row.
 	srcWhere, srcArgs := inList(nil, nil, "source", f.Sources)
-	sources, err := s.queryStrings(ctx, `SELECT DISTINCT source FROM records`+whereClause(srcWhere)+` ORDER BY source`, srcArgs...)
+	sources, err := queryStrings(ctx, conn, `SELECT DISTINCT source FROM records`+whereClause(srcWhere)+` ORDER BY source`, srcArgs...)
 	if err != nil {
 		return fmt.Errorf("list records: %w", err)
 	}
@@ -50,14 +68,10 @@ func (s *Store) EachRecord(ctx context.Context, f RecordFilter, fn func(*record.
 	if !f.IncludeRemoved {
 		where = append(where, "r.removed_at IS NULL")
 	}
-	query := `SELECT ` + recordColumns + ` FROM records r JOIN versions v ON v.id = r.version_id` +
-		whereClause(where) + ` ORDER BY r.key`
-
-	conn, err := s.db.Conn(ctx)
+	sweeps, err := readSweeps(ctx, conn)
 	if err != nil {
 		return fmt.Errorf("list records: %w", err)
 	}
-	defer conn.Close()
 	var fnErr error // fn's error, returned as is
 	err = conn.Raw(func(dc any) error {
 		q, ok := dc.(driver.QueryerContext)
@@ -72,6 +86,8 @@ func (s *Store) EachRecord(ctx context.Context, f RecordFilter, fn func(*record.
 		var r record.Record // reused: fn may not keep it
 		for _, source := range sources {
 			args[0].Value = source
+			query := `SELECT ` + recordColumns(sweeps[source]) + ` FROM records r JOIN versions v ON v.id = r.version_id` +
+				whereClause(where) + ` ORDER BY r.key`
 			var err error
 			if fnErr, err = eachSourceRecord(ctx, q, query, args, dest, &r, source, fn); err != nil || fnErr != nil {
 				return err
@@ -146,9 +162,36 @@ func nanosValue(v driver.Value) time.Time {
 	return time.Unix(0, n).UTC()
 }
 
+// querier is what a *sql.DB, *sql.Conn and *sql.Tx have in common.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// readSweeps reads the last sweep of every source that has one.
+func readSweeps(ctx context.Context, db querier) (map[string]sweep, error) {
+	rows, err := db.QueryContext(ctx, `SELECT source, run_id, at FROM source_sweeps`)
+	if err != nil {
+		return nil, fmt.Errorf("read sweeps: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]sweep{}
+	for rows.Next() {
+		var source string
+		var sw sweep
+		if err := rows.Scan(&source, &sw.run, &sw.at); err != nil {
+			return nil, fmt.Errorf("read sweeps: %w", err)
+		}
+		out[source] = sw
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read sweeps: %w", err)
+	}
+	return out, nil
+}
+
 // queryStrings returns the one text column of query's rows.
-func (s *Store) queryStrings(ctx context.Context, query string, args ...any) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, query, args...)
+func queryStrings(ctx context.Context, db querier, query string, args ...any) ([]string, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -6,18 +6,19 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"hash/maphash"
+	"strings"
 	"time"
 
 	"github.com/harvest-dev/harvest/record"
 )
 
 // RunSession stages one run of one source while it is crawled, so that
-// nothing holds the whole site in memory: each page's records, the keys
-// of its unchanged pages and its page outcomes go to temporary tables of
-// the session's own SQLite connection (a temporary file, deleted when
-// the connection closes), and Finish applies them to the store in the
-// run's one transaction. Until Finish commits, the store is as it was:
+// nothing holds the whole site in memory: each page's records and page
+// outcome go to temporary tables of the session's own SQLite connection
+// (a temporary file, deleted when the connection closes), and Finish
+// applies them to the store in the run's one transaction. Only the keys
+// the run has seen are kept in memory (the set that decides which
+// record of a key wins and which stored records the run missed). Until Finish commits, the store is as it was:
 // staging takes no lock on the database and writes nothing to it, so a
 // run that fails, is cancelled or is killed leaves no trace.
 //
@@ -37,25 +38,19 @@ type RunSession struct {
 	nextItem int64
 	nextPage int64
 	content  []byte
-	// keys holds a 128-bit hash of each key the run has seen (~25 bytes
-	// a key, not the key): a key not in it is new to the run; one in it
-	// is looked up in run_seen (a repeated key, or a collision).
-	keys     map[keyHash]struct{}
-	keySeeds [2]maphash.Seed
-	hashOf   func(string) keyHash // tests: a hash with collisions; nil: hashKey's own
-	seenRun  batch                // run_seen rows of keys seen without content, not yet written
-	recRun   batch                // run_seen rows of keys staged with a record, not yet written
-	resvRun  batch                // run_seen rows of keys reserved for a record to come (ReserveKeys), not yet written
-	heldRun  batch                // run_seen rows of held records, not yet written
-	dups     dupKeys              // records ignored for a key already staged
-	seen     int                  // distinct keys staged (run_seen rows)
+	// keys is every key the run has seen, and how (keySeen,
+	// keyWithRecord, keyReserved): about 100 bytes a key, a few percent
+	// of what its record takes.
+	keys    map[string]uint8
+	heldRun batch   // run_held rows of held records, not yet written
+	dups    dupKeys // records ignored for a key already staged
 	// held are the staged records by seq when the caller holds them
 	// anyway (ApplyRun): changes then point at them, not at decoded
 	// copies.
 	held []*record.Record
 	// heldHash and heldFull are their hashes (heldFull[i] "" when it is
-	// heldHash[i]). Held records are staged as run_seen rows with their
-	// seq and hashes only, which Finish compares with the store's.
+	// heldHash[i]). Held records are staged as run_held rows with their
+	// seq, key and hashes only, which Finish compares with the store's.
 	heldHash, heldFull []string
 	// extraNames are the extra field names of the staged records.
 	extraNames map[string]bool
@@ -95,14 +90,12 @@ func (rs *RunSession) timeStage(start time.Time) {
 // stagingSchema is the session's temporary tables. run_items holds the
 // records in the order the crawl saw them (seq), the first occurrence of
 // each key only, without content when the store held it unchanged as it
-// was staged (none when the caller holds the records: ApplyRun); run_seen
-// every key the run saw: rec = 0 seen on a page not modified, 2 reserved
-// for a record the caller stages later (ReserveKeys), 1 once a record of
-// it was staged, with the seq and hashes of that record when the caller
-// holds it; run_staged_pages the page outcomes in order.
+// was staged; when the caller holds the records (ApplyRun) run_held
+// holds their seq, key and hashes instead; run_staged_pages the page
+// outcomes in order.
 const stagingSchema = `
 CREATE TEMP TABLE run_items (seq INTEGER PRIMARY KEY, key TEXT NOT NULL, hash TEXT NOT NULL, full TEXT NOT NULL, content BLOB);
-CREATE TEMP TABLE run_seen (key TEXT PRIMARY KEY, rec INTEGER NOT NULL DEFAULT 0, seq INTEGER, hash TEXT, full TEXT) WITHOUT ROWID;
+CREATE TEMP TABLE run_held (seq INTEGER PRIMARY KEY, key TEXT NOT NULL, hash TEXT NOT NULL, full TEXT NOT NULL);
 CREATE TEMP TABLE run_staged_pages (seq INTEGER PRIMARY KEY, url TEXT NOT NULL, status INTEGER NOT NULL, bytes INTEGER NOT NULL,
 	duration_ns INTEGER NOT NULL, items INTEGER NOT NULL, error TEXT NOT NULL, not_modified INTEGER NOT NULL,
 	etag TEXT NOT NULL, last_modified TEXT NOT NULL, body_hash TEXT NOT NULL, keys TEXT NOT NULL, next TEXT NOT NULL);`
@@ -122,8 +115,7 @@ func (s *Store) beginRun(ctx context.Context, source string, ignore []string, ke
 	if err != nil {
 		return nil, fmt.Errorf("source %s: begin run: connection: %w", source, err)
 	}
-	rs := &RunSession{s: s, conn: conn, source: source, ignore: ignore, keep: keep, keys: map[keyHash]struct{}{},
-		keySeeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}}
+	rs := &RunSession{s: s, conn: conn, source: source, ignore: ignore, keep: keep, keys: map[string]uint8{}}
 	// Staged rows go to a temporary file, not memory (the point of
 	// staging). They are written in one deferred transaction that only
 	// ever touches the temporary database: it takes no lock on the store,
@@ -140,13 +132,7 @@ func (s *Store) beginRun(ctx context.Context, source string, ignore []string, ke
 	// The batch's three shared values (?1-?3) are not used here: bound
 	// to nothing, they keep batch.sqlFor's numbering.
 	rs.items.args = append(make([]any, 0, 3+batchRows*rs.items.width), nil, nil, nil)
-	rs.seenRun = batch{head: `INSERT INTO temp.run_seen (key) VALUES `, row: `(?%d)`, width: 1}
-	rs.seenRun.args = append(make([]any, 0, 3+batchRows*rs.seenRun.width), nil, nil, nil)
-	rs.resvRun = batch{head: `INSERT INTO temp.run_seen (key, rec) VALUES `, row: `(?%d, 2)`, width: 1}
-	rs.resvRun.args = append(make([]any, 0, 3+batchRows*rs.resvRun.width), nil, nil, nil)
-	rs.recRun = batch{head: `INSERT INTO temp.run_seen (key, rec) VALUES `, row: `(?%d, 1)`, width: 1}
-	rs.recRun.args = append(make([]any, 0, 3+batchRows*rs.recRun.width), nil, nil, nil)
-	rs.heldRun = batch{head: `INSERT INTO temp.run_seen (key, seq, hash, full, rec) VALUES `, row: `(?%d, ?%d, ?%d, ?%d, 1)`, width: 4}
+	rs.heldRun = batch{head: `INSERT INTO temp.run_held (seq, key, hash, full) VALUES `, row: `(?%d, ?%d, ?%d, ?%d)`, width: 4}
 	rs.heldRun.args = append(make([]any, 0, 3+batchRows*rs.heldRun.width), nil, nil, nil)
 	rs.pages = batch{
 		head: `INSERT INTO temp.run_staged_pages (seq, url, status, bytes, duration_ns, items, error, not_modified,
@@ -348,80 +334,24 @@ const (
 	claimSeen
 )
 
-// keyHash is a 128-bit hash of a key (two 64-bit hashes, each with its
-// own seed).
-type keyHash [2]uint64
-
-func (rs *RunSession) hashKey(key string) keyHash {
-	if rs.hashOf != nil {
-		return rs.hashOf(key)
-	}
-	return keyHash{maphash.String(rs.keySeeds[0], key), maphash.String(rs.keySeeds[1], key)}
-}
-
-// Where lookup finds a key.
+// How the run has seen a key (the values of RunSession.keys).
 const (
-	keyUnseen = iota
-	keySeen   // without content: its page was not modified
-	keyWithRecord
-	keyReserved // for a record the caller will stage later (ReserveKeys)
+	keyUnseen     uint8 = iota
+	keySeen             // without content: its page was not modified
+	keyWithRecord       // a record of it was staged
+	keyReserved         // for a record the caller will stage later (ReserveKeys)
 )
-
-// lookup tells whether the run has seen key, and with a record. Only a
-// key whose hash the run has seen is looked up: in the rows queued, then
-// in run_seen.
-func (rs *RunSession) lookup(ctx context.Context, key string, h keyHash) (int, error) {
-	if _, ok := rs.keys[h]; !ok {
-		return keyUnseen, nil
-	}
-	for _, b := range []*batch{&rs.recRun, &rs.seenRun, &rs.resvRun} {
-		for _, v := range b.args[3:] {
-			if v.(string) == key {
-				switch b {
-				case &rs.seenRun:
-					return keySeen, nil
-				case &rs.resvRun:
-					return keyReserved, nil
-				}
-				return keyWithRecord, nil
-			}
-		}
-	}
-	for i := 3; i < len(rs.heldRun.args); i += rs.heldRun.width {
-		if rs.heldRun.args[i].(string) == key {
-			return keyWithRecord, nil
-		}
-	}
-	var rec int
-	switch err := rs.conn.QueryRowContext(ctx, `SELECT rec FROM temp.run_seen WHERE key = ?`, key).Scan(&rec); {
-	case errors.Is(err, sql.ErrNoRows):
-		return keyUnseen, nil // another key of the same hash
-	case err != nil:
-		return 0, fmt.Errorf("source %s: look up staged key %s: %w", rs.source, key, err)
-	case rec == 1:
-		return keyWithRecord, nil
-	case rec == 2:
-		return keyReserved, nil
-	}
-	return keySeen, nil
-}
 
 // claim marks the keys of recs seen with content. first[i] is claimDup
 // unless recs[i] is the first record of its key in the run (the one that
-// wins); newKeys counts the keys the run had not seen at all. It queues
-// the run_seen rows of the records' keys; when the caller holds the
-// records, it keeps them with their hashes, and their seq and hashes go
-// with the rows.
+// wins); newKeys counts the keys the run had not seen at all. When the
+// caller holds the records, it keeps them with their hashes and queues
+// their run_held rows.
 func (rs *RunSession) claim(ctx context.Context, recs []record.Record, hashes, fulls []string) (first []uint8, newKeys int, err error) {
 	first = make([]uint8, len(recs))
 	for i := range recs {
 		r := &recs[i]
-		h := rs.hashKey(r.Key)
-		st, err := rs.lookup(ctx, r.Key, h)
-		if err != nil {
-			return nil, 0, err
-		}
-		switch st {
+		switch rs.keys[r.Key] {
 		case keyWithRecord, keySeen:
 			// The key's first listing in the run wins: an earlier
 			// record, or an earlier page not modified, whose stored
@@ -430,56 +360,32 @@ func (rs *RunSession) claim(ctx context.Context, recs []record.Record, hashes, f
 			continue // first[i] = claimDup
 		case keyUnseen:
 			newKeys++
-			rs.seen++
-			rs.keys[h] = struct{}{}
 			first[i] = claimNew
+			// A copy: the key must not keep the page it was cut from.
+			rs.keys[strings.Clone(r.Key)] = keyWithRecord
 		case keyReserved:
 			first[i] = claimSeen
-			// Its row is there or queued: written now, then updated.
-			if err := rs.flushBatch(ctx, &rs.resvRun, "reserved keys"); err != nil {
+			rs.keys[r.Key] = keyWithRecord
+		}
+		if rs.keep {
+			if err := rs.holdRecord(ctx, r, hashes[i], storedFull(hashes[i], fulls[i])); err != nil {
 				return nil, 0, err
 			}
-		}
-		if err := rs.stageKey(ctx, r, first[i], hashes[i], storedFull(hashes[i], fulls[i])); err != nil {
-			return nil, 0, err
 		}
 	}
 	return first, newKeys, nil
 }
 
-// stageKey stages the run_seen row of a record's key (how: claimNew or
-// claimSeen); when the caller holds the records it keeps the record and
-// its hashes, and the row carries its seq (its index in rs.held) and
-// hashes.
-func (rs *RunSession) stageKey(ctx context.Context, r *record.Record, how uint8, hash, full string) error {
-	var seq int64
-	if rs.keep {
-		seq = int64(len(rs.held))
-		rs.held = append(rs.held, r)
-		rs.heldHash = append(rs.heldHash, hash)
-		rs.heldFull = append(rs.heldFull, full)
-	}
-	if how == claimSeen {
-		var err error
-		if rs.keep {
-			_, err = rs.conn.ExecContext(ctx, `UPDATE temp.run_seen SET rec = 1, seq = ?, hash = ?, full = ? WHERE key = ?`, seq, hash, full, r.Key)
-		} else {
-			_, err = rs.conn.ExecContext(ctx, `UPDATE temp.run_seen SET rec = 1 WHERE key = ?`, r.Key)
-		}
-		if err != nil {
-			return fmt.Errorf("source %s: stage record %s: %w", rs.source, r.Key, err)
-		}
-		return nil
-	}
-	b, what := &rs.recRun, "seen keys"
-	if rs.keep {
-		b, what = &rs.heldRun, "records"
-		b.args = append(b.args, r.Key, seq, hash, full)
-	} else {
-		b.args = append(b.args, r.Key)
-	}
-	if b.rows() >= batchRows {
-		return rs.flushBatch(ctx, b, what)
+// holdRecord keeps a record the caller holds, with its hashes, and
+// queues its run_held row (its seq is its index in rs.held).
+func (rs *RunSession) holdRecord(ctx context.Context, r *record.Record, hash, full string) error {
+	seq := int64(len(rs.held))
+	rs.held = append(rs.held, r)
+	rs.heldHash = append(rs.heldHash, hash)
+	rs.heldFull = append(rs.heldFull, full)
+	rs.heldRun.args = append(rs.heldRun.args, seq, r.Key, hash, full)
+	if rs.heldRun.rows() >= batchRows {
+		return rs.flushBatch(ctx, &rs.heldRun, "records")
 	}
 	return nil
 }
@@ -495,7 +401,7 @@ func (rs *RunSession) AddSeen(ctx context.Context, keys []string) (newKeys int, 
 	if err := rs.usable(); err != nil {
 		return 0, err
 	}
-	return rs.addSeen(ctx, keys, &rs.seenRun, "seen keys")
+	return rs.addSeen(keys, keySeen), nil
 }
 
 // ReserveKeys stages the keys of records the caller holds back and will
@@ -509,33 +415,21 @@ func (rs *RunSession) ReserveKeys(ctx context.Context, keys []string) (newKeys i
 	if err := rs.usable(); err != nil {
 		return 0, err
 	}
-	return rs.addSeen(ctx, keys, &rs.resvRun, "reserved keys")
+	return rs.addSeen(keys, keyReserved), nil
 }
 
-// addSeen queues the run_seen rows (in b) of the keys the run has not
-// seen yet.
-func (rs *RunSession) addSeen(ctx context.Context, keys []string, b *batch, what string) (int, error) {
+// addSeen notes the keys the run has not seen yet as how, and returns
+// how many there were.
+func (rs *RunSession) addSeen(keys []string, how uint8) int {
 	n := 0
 	for _, key := range keys {
-		h := rs.hashKey(key)
-		st, err := rs.lookup(ctx, key, h)
-		if err != nil {
-			return 0, err
-		}
-		if st != keyUnseen {
+		if rs.keys[key] != keyUnseen {
 			continue
 		}
 		n++
-		rs.seen++
-		rs.keys[h] = struct{}{}
-		b.args = append(b.args, key)
-		if b.rows() >= batchRows {
-			if err := rs.flushBatch(ctx, b, what); err != nil {
-				return 0, err
-			}
-		}
+		rs.keys[strings.Clone(key)] = how
 	}
-	return n, nil
+	return n
 }
 
 // AddPage stages the outcome of one fetched page, in the order pages
@@ -641,20 +535,10 @@ func (rs *RunSession) Finish(ctx context.Context, in RunInput) (*RunResult, erro
 	if err := rs.flushBatch(ctx, &rs.pages, "pages"); err != nil {
 		return nil, fmt.Errorf("source %s: apply run: %w", in.Source, err)
 	}
-	if err := rs.flushBatch(ctx, &rs.seenRun, "seen keys"); err != nil {
-		return nil, fmt.Errorf("source %s: apply run: %w", in.Source, err)
-	}
-	if err := rs.flushBatch(ctx, &rs.recRun, "seen keys"); err != nil {
-		return nil, fmt.Errorf("source %s: apply run: %w", in.Source, err)
-	}
-	if err := rs.flushBatch(ctx, &rs.resvRun, "reserved keys"); err != nil {
-		return nil, fmt.Errorf("source %s: apply run: %w", in.Source, err)
-	}
 	if err := rs.flushBatch(ctx, &rs.heldRun, "records"); err != nil {
 		return nil, fmt.Errorf("source %s: apply run: %w", in.Source, err)
 	}
 	rs.finished = true
-	rs.keys = nil
 	in.Records, in.SeenKeys, in.Pages = nil, nil, nil
 	if _, err := rs.conn.ExecContext(ctx, `COMMIT`); err != nil {
 		return nil, fmt.Errorf("source %s: apply run: end staging: %w", in.Source, err)
@@ -666,7 +550,7 @@ func (rs *RunSession) Finish(ctx context.Context, in RunInput) (*RunResult, erro
 		return nil, fmt.Errorf("source %s: apply run: begin: %w", in.Source, err)
 	}
 	defer tx.Rollback()
-	a := &applier{s: s, tx: tx, in: &in, now: s.opts.Now().UTC(), keep: rs.keep, dups: rs.dups, seen: rs.seen, held: rs.held, heldHash: rs.heldHash, heldFull: rs.heldFull, extraNames: rs.extraNames}
+	a := &applier{s: s, tx: tx, in: &in, now: s.opts.Now().UTC(), keep: rs.keep, dups: rs.dups, seen: rs.keys, held: rs.held, heldHash: rs.heldHash, heldFull: rs.heldFull, extraNames: rs.extraNames}
 	defer a.close()
 	res, err := a.apply(ctx)
 	if err != nil {

@@ -245,8 +245,17 @@ func TestServeHTTPUntilSIGTERM(t *testing.T) {
 	if runs.Items[0].Status != "complete" {
 		t.Fatalf("first run: %+v", runs.Items[0])
 	}
-	if code, b := get("POST", "/api/sources/demo-trafficking/run", true); code != http.StatusAccepted {
-		t.Fatalf("run now: %d %s", code, b)
+	// The run is listed once committed; its change files and lease are
+	// done a moment later, and until then "run now" answers 409.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		code, b := get("POST", "/api/sources/demo-trafficking/run", true)
+		if code == http.StatusAccepted {
+			break
+		}
+		if code != http.StatusConflict || time.Now().After(deadline) {
+			t.Fatalf("run now: %d %s", code, b)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	if code, _ := get("POST", "/api/sources/nope/run", true); code != http.StatusNotFound {
 		t.Fatalf("run now of an unknown source: %d", code)
