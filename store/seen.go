@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/harvest-dev/harvest/record"
 )
@@ -142,29 +143,59 @@ func (a *applier) missingRuns() int {
 }
 
 // unseen reads, in key order, the current records the run neither wrote
-// nor saw, and counts those it saw without writing them.
+// nor saw, and counts those it saw without writing them. The keys come
+// as JSON arrays of a few thousand (one row, one driver call each, where
+// a row per key would cost several); the few records not seen are then
+// read whole.
 func (a *applier) unseen(ctx context.Context, old sweep) (unseen []missing, seenCurrent int, err error) {
-	rows, err := a.tx.QueryContext(ctx, `SELECT key, `+effMissed("?1")+`, version_id, content_hash FROM records
-		WHERE source = ?2 AND removed_at IS NULL AND written_by <> ?3 ORDER BY key`, old.run, a.in.Source, a.runID)
-	if err != nil {
-		return nil, 0, fmt.Errorf("find missed records: %w", err)
-	}
-	defer rows.Close()
-	var key, hash sql.RawBytes
-	var m missing
-	for rows.Next() {
-		if err := rows.Scan(&key, &m.missed, &m.versionID, &hash); err != nil {
+	var keys []string
+	for after := ""; ; {
+		var list, last string
+		var n int
+		if err := a.tx.QueryRowContext(ctx, `SELECT json_group_array(key), COALESCE(max(key), ''), count(*) FROM (SELECT key FROM records
+			WHERE source = ?1 AND removed_at IS NULL AND written_by <> ?2 AND key > ?3 ORDER BY key LIMIT ?4)`,
+			a.in.Source, a.runID, after, a.s.keysPerRead).Scan(&list, &last, &n); err != nil {
 			return nil, 0, fmt.Errorf("find missed records: %w", err)
 		}
-		if a.seen[string(key)] != keyUnseen {
-			seenCurrent++
-			continue
+		chunk, err := decodeList(list)
+		if err != nil {
+			return nil, 0, fmt.Errorf("find missed records: decode keys: %w", err)
 		}
-		m.key, m.hash = string(key), string(hash)
-		unseen = append(unseen, m)
+		for _, k := range chunk {
+			if a.seen[k] != keyUnseen {
+				seenCurrent++
+			} else {
+				keys = append(keys, strings.Clone(k))
+			}
+		}
+		if n < a.s.keysPerRead {
+			break
+		}
+		after = last
 	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, fmt.Errorf("find missed records: %w", err)
+	for lo := 0; lo < len(keys); lo += keyChunk {
+		kj, err := jsonList(keys[lo:min(lo+keyChunk, len(keys))])
+		if err != nil {
+			return nil, 0, fmt.Errorf("find missed records: encode keys: %w", err)
+		}
+		rows, err := a.tx.QueryContext(ctx, `SELECT key, `+effMissed("?1")+`, version_id, content_hash FROM records
+			WHERE source = ?2 AND key IN (SELECT value FROM json_each(?3)) ORDER BY key`, old.run, a.in.Source, kj)
+		if err != nil {
+			return nil, 0, fmt.Errorf("find missed records: %w", err)
+		}
+		for rows.Next() {
+			var m missing
+			if err := rows.Scan(&m.key, &m.missed, &m.versionID, &m.hash); err != nil {
+				rows.Close()
+				return nil, 0, fmt.Errorf("find missed records: %w", err)
+			}
+			unseen = append(unseen, m)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, 0, fmt.Errorf("find missed records: %w", err)
+		}
 	}
 	return unseen, seenCurrent, nil
 }

@@ -183,6 +183,9 @@ func reviewScenario(t *testing.T, seed uint64, nKeys int) {
 			}
 		}
 		stores[i], _ = newStore(t, opts)
+		if i == 2 {
+			stores[i].keysPerRead = 7 // many reads of the stored keys
+		}
 	}
 	m := &reviewModel{recs: map[string]*reviewRec{}}
 	key := func(i int) string { return fmt.Sprintf("https://example.int/k/%04d", i) }

@@ -54,6 +54,9 @@ type Store struct {
 	db   *sql.DB
 	opts Options
 	log  *slog.Logger
+	// keysPerRead is how many stored keys a run reads at a time to find
+	// those it missed (tests make it small).
+	keysPerRead int
 }
 
 // busyTimeout is how long a connection waits for another writer.
@@ -90,7 +93,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	s := &Store{db: db, opts: opts, log: opts.Logger}
+	s := &Store{db: db, opts: opts, log: opts.Logger, keysPerRead: 4096}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
