@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -14,6 +15,22 @@ import (
 // directory: OUT/<source>/feed.{atom,json} for one source and
 // OUT/feed.{atom,json} for all sources.
 var FeedFiles = []string{"feed.atom", "feed.json"}
+
+// HaveFeedFiles tells whether every feed file WriteFeedFiles keeps for
+// source is in outDir.
+func HaveFeedFiles(outDir, source string) bool {
+	if checkPathPart(source) != nil {
+		return false
+	}
+	for _, dir := range []string{filepath.Join(outDir, source), outDir} {
+		for _, name := range FeedFiles {
+			if fi, err := os.Stat(filepath.Join(dir, name)); err != nil || !fi.Mode().IsRegular() {
+				return false
+			}
+		}
+	}
+	return true
+}
 
 // WriteFeedFiles refreshes the feeds of newly added publications after a
 // run of source: OUT/<source>/feed.atom and feed.json, and the feeds of

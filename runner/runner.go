@@ -194,8 +194,13 @@ func Run(ctx context.Context, d Deps, s *seeds.Seed) (*Result, error) {
 		}
 		out.Manifest = m
 		out.Dir = filepath.Join(d.OutDir, s.ID, strconv.FormatInt(res.Run.ID, 10))
-		if err := export.WriteFeedFiles(applyCtx, d.OutDir, s.ID, d.Store, d.Now()); err != nil {
-			return out, fmt.Errorf("source %s: run %d stored, but refreshing its feeds failed: %w", s.ID, res.Run.ID, err)
+		// The feeds list added and restored publications: a run that
+		// made neither leaves them as they are (their "updated" time is
+		// that of their last entry's run, as a feed reader expects).
+		if res.Run.Added+res.Run.Restored > 0 || !export.HaveFeedFiles(d.OutDir, s.ID) {
+			if err := export.WriteFeedFiles(applyCtx, d.OutDir, s.ID, d.Store, d.Now()); err != nil {
+				return out, fmt.Errorf("source %s: run %d stored, but refreshing its feeds failed: %w", s.ID, res.Run.ID, err)
+			}
 		}
 	}
 	return out, nil

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -188,6 +189,67 @@ func TestFirstRunAddsEverythingAndRerunChangesNothing(t *testing.T) {
 	}
 	if len(r2.Changes) != 0 {
 		t.Errorf("unchanged re-run made changes: %+v", r2.Changes)
+	}
+}
+
+// The feeds are rewritten by a run that adds or restores, and left as
+// they are by one that does not: their "updated" time stays that of the
+// last new entry.
+func TestFeedFilesRefreshedOnlyForNewEntries(t *testing.T) {
+	h := newHarness(t, 6)
+	out := t.TempDir()
+	night := func() {
+		t.Helper()
+		h.now = h.now.Add(24 * time.Hour)
+		cr := crawler.New(crawler.Config{Now: time.Now, Sleep: func(context.Context, time.Duration) error { return nil }})
+		if _, err := runner.Run(context.Background(), runner.Deps{Crawler: runner.FromCrawler(cr), Store: h.st, Now: h.clock, OutDir: out}, h.seed); err != nil {
+			t.Fatal(err)
+		}
+	}
+	feeds := func() string {
+		t.Helper()
+		var all string
+		for _, p := range []string{filepath.Join(out, "test-library", "feed.atom"), filepath.Join(out, "feed.json")} {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			all += string(b)
+		}
+		return all
+	}
+	stat := func() os.FileInfo {
+		t.Helper()
+		fi, err := os.Stat(filepath.Join(out, "test-library", "feed.atom"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi
+	}
+	night()
+	first, firstFile := feeds(), stat()
+	if !strings.Contains(first, "Publication 5") {
+		t.Fatalf("first feeds lack the items:\n%.300s", first)
+	}
+	h.lib.set(func(l *library) { l.items[1].summary = "Revised" })
+	night() // an update: no new entry
+	if got := feeds(); got != first || !os.SameFile(stat(), firstFile) {
+		t.Errorf("a run that added nothing rewrote the feeds")
+	}
+	h.lib.set(func(l *library) {
+		l.items = append(l.items, item{slug: "new-1", title: "Nueva publicación", summary: "Hola", country: "Perú"})
+	})
+	night()
+	if got := feeds(); got == first || !strings.Contains(got, "Nueva publicación") {
+		t.Errorf("a run that added an item left the feeds without it")
+	}
+	// A feed file gone (a fresh output directory) is written again.
+	if err := os.Remove(filepath.Join(out, "feed.json")); err != nil {
+		t.Fatal(err)
+	}
+	night()
+	if _, err := os.Stat(filepath.Join(out, "feed.json")); err != nil {
+		t.Errorf("the missing feed was not written again: %v", err)
 	}
 }
 
