@@ -141,8 +141,11 @@ func (t *sessionTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		case "", "identity":
 			// A .gz file served as the page itself (no Content-Encoding):
 			// inflate it too, so that its size is measured after
-			// decompression like any other gzip body.
-			body = &sniffGzip{br: bufio.NewReader(res.Body)}
+			// decompression like any other gzip body. A response without
+			// a body (a 304) has nothing to sniff.
+			if res.ContentLength != 0 {
+				body = &sniffGzip{br: bufio.NewReader(res.Body)}
+			}
 		case "gzip", "x-gzip":
 			body = &lazyGzip{src: res.Body}
 			hint = 4 * hint // HTML inflates at least that much
