@@ -155,6 +155,11 @@ func Run(ctx context.Context, d Deps, s *seeds.Seed) (*Result, error) {
 		}); ok && !d.Full {
 			if states, err := ps.PageStates(ctx, s.ID); err == nil {
 				w.states = states
+				n := 0
+				for _, st := range states {
+					n += len(st.Keys)
+				}
+				sess.ExpectKeys(n) // about as many as last time
 			} else {
 				w.log.Warn("page states unavailable; asking page by page", "err", err)
 			}

@@ -390,12 +390,22 @@ func (rs *RunSession) holdRecord(ctx context.Context, r *record.Record, hash, fu
 	return nil
 }
 
+// ExpectKeys tells the session that the run will see about n keys (as
+// many as the last run saw), so that its key set is sized once rather
+// than grown step by step. It does nothing once a key was staged.
+func (rs *RunSession) ExpectKeys(n int) {
+	if len(rs.keys) == 0 && n > 0 {
+		rs.keys = make(map[string]uint8, n)
+	}
+}
+
 // AddSeen stages keys seen without content (the items of a page not
 // modified since the last run, which the store holds: a page state's
 // keys): the stored records stand for them, and
 // a record of one of these keys staged later in the run is a duplicate
 // (the first listing wins). It returns how many of them the run had not
-// seen before.
+// seen before. The session keeps the key strings themselves until it is
+// closed.
 func (rs *RunSession) AddSeen(ctx context.Context, keys []string) (newKeys int, err error) {
 	defer rs.timeStage(time.Now())
 	if err := rs.usable(); err != nil {
@@ -419,15 +429,16 @@ func (rs *RunSession) ReserveKeys(ctx context.Context, keys []string) (newKeys i
 }
 
 // addSeen notes the keys the run has not seen yet as how, and returns
-// how many there were.
+// how many there were. The key strings are kept as they are, not copied:
+// the caller's page states hold them for the run anyway.
 func (rs *RunSession) addSeen(keys []string, how uint8) int {
 	n := 0
 	for _, key := range keys {
-		if rs.keys[key] != keyUnseen {
+		if _, ok := rs.keys[key]; ok {
 			continue
 		}
 		n++
-		rs.keys[strings.Clone(key)] = how
+		rs.keys[key] = how
 	}
 	return n
 }
