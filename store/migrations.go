@@ -176,6 +176,30 @@ CREATE TABLE source_sweeps (
 	at     INTEGER NOT NULL
 ) WITHOUT ROWID;
 `},
+	// 6: records kept in (source, key) order (WITHOUT ROWID): a run's
+	// walk over its source's current records (seen.go) and an export
+	// read them in that order, page after page, instead of looking each
+	// row up from an index. Nothing refers to records by rowid.
+	{sql: `
+CREATE TABLE records_by_key (
+	source       TEXT    NOT NULL,
+	key          TEXT    NOT NULL,
+	version_id   INTEGER NOT NULL REFERENCES versions (id),
+	content_hash TEXT    NOT NULL,
+	full_hash    TEXT    NOT NULL,
+	first_seen   INTEGER NOT NULL,
+	last_seen    INTEGER NOT NULL,
+	last_changed INTEGER NOT NULL,
+	removed_at   INTEGER,
+	missed       INTEGER NOT NULL DEFAULT 0,
+	written_by   INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (source, key)
+) WITHOUT ROWID;
+INSERT INTO records_by_key (source, key, version_id, content_hash, full_hash, first_seen, last_seen, last_changed, removed_at, missed, written_by)
+	SELECT source, key, version_id, content_hash, full_hash, first_seen, last_seen, last_changed, removed_at, missed, written_by FROM records ORDER BY source, key;
+DROP TABLE records;
+ALTER TABLE records_by_key RENAME TO records;
+`},
 }
 
 // A migration is one step of the schema history: sql, then fill, if set,
