@@ -450,6 +450,18 @@ func (a *applier) applyHeld(ctx context.Context) error {
 	if a.firstLoad {
 		return a.applyNew(ctx)
 	}
+	staged := batch{head: `INSERT INTO temp.run_held (seq, key, hash, full) VALUES `, row: `(?%d, ?%d, ?%d, ?%d)`, width: 4}
+	staged.args = append(make([]any, 0, 3+batchRows*staged.width), nil, nil, nil) // ?1-?3 unused
+	for i, r := range a.held {
+		if staged.args = append(staged.args, int64(i), r.Key, a.heldHash[i], a.heldFull[i]); staged.rows() == batchRows {
+			if err := a.write(ctx, &staged); err != nil {
+				return fmt.Errorf("stage records: %w", err)
+			}
+		}
+	}
+	if err := a.write(ctx, &staged); err != nil {
+		return fmt.Errorf("stage records: %w", err)
+	}
 	rows, err := a.tx.QueryContext(ctx, `SELECT s.seq, r.version_id, r.content_hash,
 			CASE WHEN r.full_hash IN ('', r.content_hash) THEN NULL ELSE r.full_hash END, r.removed_at IS NOT NULL, r.last_changed
 		FROM temp.run_held s LEFT JOIN records r ON r.source = ?1 AND r.key = s.key

@@ -41,16 +41,16 @@ type RunSession struct {
 	// keys is every key the run has seen, and how (keySeen,
 	// keyWithRecord, keyReserved): about 100 bytes a key, a few percent
 	// of what its record takes.
-	keys    map[string]uint8
-	heldRun batch   // run_held rows of held records, not yet written
-	dups    dupKeys // records ignored for a key already staged
+	keys map[string]uint8
+	dups dupKeys // records ignored for a key already staged
 	// held are the staged records by seq when the caller holds them
 	// anyway (ApplyRun): changes then point at them, not at decoded
 	// copies.
 	held []*record.Record
 	// heldHash and heldFull are their hashes (heldFull[i] "" when it is
-	// heldHash[i]). Held records are staged as run_held rows with their
-	// seq, key and hashes only, which Finish compares with the store's.
+	// heldHash[i]). Finish writes them, with each record's seq and key,
+	// as run_held rows to compare with the store's, unless the source has
+	// no records to compare with.
 	heldHash, heldFull []string
 	// extraNames are the extra field names of the staged records.
 	extraNames map[string]bool
@@ -132,8 +132,6 @@ func (s *Store) beginRun(ctx context.Context, source string, ignore []string, ke
 	// The batch's three shared values (?1-?3) are not used here: bound
 	// to nothing, they keep batch.sqlFor's numbering.
 	rs.items.args = append(make([]any, 0, 3+batchRows*rs.items.width), nil, nil, nil)
-	rs.heldRun = batch{head: `INSERT INTO temp.run_held (seq, key, hash, full) VALUES `, row: `(?%d, ?%d, ?%d, ?%d)`, width: 4}
-	rs.heldRun.args = append(make([]any, 0, 3+batchRows*rs.heldRun.width), nil, nil, nil)
 	rs.pages = batch{
 		head: `INSERT INTO temp.run_staged_pages (seq, url, status, bytes, duration_ns, items, error, not_modified,
 			etag, last_modified, body_hash, keys, next) VALUES `,
@@ -208,10 +206,7 @@ func (rs *RunSession) AddRecords(ctx context.Context, recs []record.Record) (new
 		}
 	}
 	hashes, fulls := hashAll(recs, rs.ignore)
-	first, newKeys, err := rs.claim(ctx, recs, hashes, fulls)
-	if err != nil {
-		return 0, err
-	}
+	first, newKeys := rs.claim(recs, hashes, fulls)
 	// The store's hashes spare staging the content of a record it holds
 	// unchanged; when the caller holds the records (ApplyRun) no content
 	// is staged anyway, and Finish compares the hashes.
@@ -345,9 +340,8 @@ const (
 // claim marks the keys of recs seen with content. first[i] is claimDup
 // unless recs[i] is the first record of its key in the run (the one that
 // wins); newKeys counts the keys the run had not seen at all. When the
-// caller holds the records, it keeps them with their hashes and queues
-// their run_held rows.
-func (rs *RunSession) claim(ctx context.Context, recs []record.Record, hashes, fulls []string) (first []uint8, newKeys int, err error) {
+// caller holds the records, it keeps them with their hashes.
+func (rs *RunSession) claim(recs []record.Record, hashes, fulls []string) (first []uint8, newKeys int) {
 	first = make([]uint8, len(recs))
 	for i := range recs {
 		r := &recs[i]
@@ -368,26 +362,13 @@ func (rs *RunSession) claim(ctx context.Context, recs []record.Record, hashes, f
 			rs.keys[r.Key] = keyWithRecord
 		}
 		if rs.keep {
-			if err := rs.holdRecord(ctx, r, hashes[i], storedFull(hashes[i], fulls[i])); err != nil {
-				return nil, 0, err
-			}
+			// Its seq is its index in rs.held.
+			rs.held = append(rs.held, r)
+			rs.heldHash = append(rs.heldHash, hashes[i])
+			rs.heldFull = append(rs.heldFull, storedFull(hashes[i], fulls[i]))
 		}
 	}
-	return first, newKeys, nil
-}
-
-// holdRecord keeps a record the caller holds, with its hashes, and
-// queues its run_held row (its seq is its index in rs.held).
-func (rs *RunSession) holdRecord(ctx context.Context, r *record.Record, hash, full string) error {
-	seq := int64(len(rs.held))
-	rs.held = append(rs.held, r)
-	rs.heldHash = append(rs.heldHash, hash)
-	rs.heldFull = append(rs.heldFull, full)
-	rs.heldRun.args = append(rs.heldRun.args, seq, r.Key, hash, full)
-	if rs.heldRun.rows() >= batchRows {
-		return rs.flushBatch(ctx, &rs.heldRun, "records")
-	}
-	return nil
+	return first, newKeys
 }
 
 // ExpectKeys tells the session that the run will see about n keys (as
@@ -544,9 +525,6 @@ func (rs *RunSession) Finish(ctx context.Context, in RunInput) (*RunResult, erro
 		return nil, fmt.Errorf("source %s: apply run: %w", in.Source, err)
 	}
 	if err := rs.flushBatch(ctx, &rs.pages, "pages"); err != nil {
-		return nil, fmt.Errorf("source %s: apply run: %w", in.Source, err)
-	}
-	if err := rs.flushBatch(ctx, &rs.heldRun, "records"); err != nil {
 		return nil, fmt.Errorf("source %s: apply run: %w", in.Source, err)
 	}
 	rs.finished = true
