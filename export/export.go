@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/harvest-dev/harvest/record"
@@ -30,6 +31,17 @@ import (
 // not keep the record pointer past the call. *store.Store implements it.
 type RecordSource interface {
 	EachRecord(ctx context.Context, f store.RecordFilter, fn func(*record.Record) error) error
+}
+
+// RecordRowSource is a RecordSource that also yields its records as
+// store.RecordRow views, which a CSV export writes without a record.Record
+// (and its Extra map) built for each row. EachRecordRow yields what
+// EachRecord yields, in the same order, under the same rules. *store.Store
+// implements it; a RecordSource that filters or changes the records of
+// one that does must not.
+type RecordRowSource interface {
+	RecordSource
+	EachRecordRow(ctx context.Context, f store.RecordFilter, fn func(*store.RecordRow) error) error
 }
 
 // ChangeSource yields changes. EachChange calls fn once per change
@@ -150,6 +162,9 @@ func recordsCSV(ctx context.Context, w *bufio.Writer, src RecordSource, f store.
 	}
 	rw := &rowWriter{w: w}
 	rw.row(RecordColumns(o.ExtraColumns)...)
+	if rs, ok := src.(RecordRowSource); ok {
+		return recordRowsCSV(ctx, w, rw, rs, f, o.ExtraColumns)
+	}
 	n := 0
 	err := src.EachRecord(ctx, f, func(r *record.Record) error {
 		if n%1024 == 0 {
@@ -161,6 +176,26 @@ func recordsCSV(ctx context.Context, w *bufio.Writer, src RecordSource, f store.
 			}
 		}
 		writeRecord(rw, r, o.ExtraColumns)
+		n++
+		return nil
+	})
+	return n, err
+}
+
+// recordRowsCSV is recordsCSV's loop over the rows of a RecordRowSource.
+func recordRowsCSV(ctx context.Context, w *bufio.Writer, rw *rowWriter, src RecordRowSource, f store.RecordFilter, extra []string) (int, error) {
+	sorted := slices.IsSorted(extra)
+	n := 0
+	err := src.EachRecordRow(ctx, f, func(r *store.RecordRow) error {
+		if n%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if _, err := w.Write(nil); err != nil { // the bufio.Writer's sticky error
+				return fmt.Errorf("write record %s/%s: %w", r.Source(), r.Key(), err)
+			}
+		}
+		writeRecordRow(rw, r, extra, sorted)
 		n++
 		return nil
 	})

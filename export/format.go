@@ -172,6 +172,49 @@ func writeRecord(rw *rowWriter, r *record.Record, extra []string) {
 	rw.end()
 }
 
+// writeRecordRow writes r as writeRecord writes the record it views
+// (TestRecordRowsMatchRecords holds it to that). sorted tells that extra
+// is in order, so that the columns and the row's extras (in name order)
+// are walked together.
+func writeRecordRow(rw *rowWriter, r *store.RecordRow, extra []string, sorted bool) {
+	rw.safe(r.Source())
+	rw.safe(r.Key())
+	rw.safe(r.URL())
+	rw.safe(r.Title())
+	rw.safe(r.Summary())
+	rw.list(r.Countries())
+	rw.list(r.Regions())
+	rw.list(r.Authors())
+	rw.year(r.Year())
+	rw.list(r.Categories())
+	rw.safe(r.Language())
+	rw.time(0, r.FirstSeen())
+	rw.time(1, r.LastSeen())
+	rw.time(2, r.LastChanged())
+	if t, ok := r.RemovedAt(); ok {
+		rw.time(3, t)
+	} else {
+		rw.field("")
+	}
+	rw.safe(r.ContentHash())
+	fields := r.Extra()
+	j := 0
+	for _, e := range extra {
+		if !sorted {
+			j = 0
+		}
+		for j < len(fields) && fields[j].Name < e {
+			j++
+		}
+		if j < len(fields) && fields[j].Name == e {
+			rw.safe(fields[j].Value)
+		} else {
+			rw.field("")
+		}
+	}
+	rw.end()
+}
+
 func changeRow(row []string, c *store.Change, extra []string) []string {
 	var names, before, after string
 	if len(c.Fields) > 0 {

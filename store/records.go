@@ -34,6 +34,35 @@ func recordColumns(sw sweep) string {
 // database/sql's Scan: an export of a million records is bound by the
 // per-row cost here (store/internal/exportbench).
 func (s *Store) EachRecord(ctx context.Context, f RecordFilter, fn func(*record.Record) error) error {
+	var r record.Record // reused: fn may not keep it
+	return s.eachRow(ctx, f, func(dest []driver.Value, source string) (fnErr, err error) {
+		if err := recordRow(dest, &r, source); err != nil {
+			return nil, err
+		}
+		return fn(&r), nil
+	})
+}
+
+// EachRecordRow is EachRecord yielding each record as a RecordRow, a view
+// decoded without building a record.Record: what a CSV export, which
+// writes each field once, reads. fn must not keep the row or the slices
+// its methods return past the call (strings may be kept).
+func (s *Store) EachRecordRow(ctx context.Context, f RecordFilter, fn func(*RecordRow) error) error {
+	var r RecordRow // reused: fn may not keep it
+	return s.eachRow(ctx, f, func(dest []driver.Value, source string) (fnErr, err error) {
+		if err := recordRowView(dest, &r, source); err != nil {
+			return nil, err
+		}
+		return fn(&r), nil
+	})
+}
+
+// A rowVisitor takes one row of recordColumns of source. It returns fn's
+// error as fnErr, as is, and its own (a malformed row) as err.
+type rowVisitor func(dest []driver.Value, source string) (fnErr, err error)
+
+// eachRow runs the query of EachRecord and calls visit for each row.
+func (s *Store) eachRow(ctx context.Context, f RecordFilter, visit rowVisitor) error {
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("list records: %w", err)
@@ -83,13 +112,12 @@ func (s *Store) EachRecord(ctx context.Context, f RecordFilter, fn func(*record.
 			args = args[:1]
 		}
 		dest := make([]driver.Value, 7)
-		var r record.Record // reused: fn may not keep it
 		for _, source := range sources {
 			args[0].Value = source
 			query := `SELECT ` + recordColumns(sweeps[source]) + ` FROM records r JOIN versions v ON v.id = r.version_id` +
 				whereClause(where) + ` ORDER BY r.key`
 			var err error
-			if fnErr, err = eachSourceRecord(ctx, q, query, args, dest, &r, source, fn); err != nil || fnErr != nil {
+			if fnErr, err = eachSourceRecord(ctx, q, query, args, dest, source, visit); err != nil || fnErr != nil {
 				return err
 			}
 		}
@@ -104,11 +132,11 @@ func (s *Store) EachRecord(ctx context.Context, f RecordFilter, fn func(*record.
 	return fnErr
 }
 
-// eachSourceRecord runs query for one source and calls fn for each row.
-// It stops at the first error: fn's is returned as fnErr, as is; its own
-// (the query, a row) as err.
+// eachSourceRecord runs query for one source and calls visit for each
+// row. It stops at the first error: fn's is returned as fnErr, as is; its
+// own (the query, a row) as err.
 func eachSourceRecord(ctx context.Context, q driver.QueryerContext, query string, args []driver.NamedValue,
-	dest []driver.Value, r *record.Record, source string, fn func(*record.Record) error) (fnErr, err error) {
+	dest []driver.Value, source string, visit rowVisitor) (fnErr, err error) {
 	rows, err := q.QueryContext(ctx, query, args)
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", source, err)
@@ -121,11 +149,8 @@ func eachSourceRecord(ctx context.Context, q driver.QueryerContext, query string
 			}
 			return nil, fmt.Errorf("source %s: %w", source, err)
 		}
-		if err := recordRow(dest, r, source); err != nil {
-			return nil, err
-		}
-		if err := fn(r); err != nil {
-			return err, nil
+		if fnErr, err := visit(dest, source); err != nil || fnErr != nil {
+			return fnErr, err
 		}
 	}
 }
@@ -147,6 +172,24 @@ func recordRow(dest []driver.Value, r *record.Record, source string) error {
 		r.RemovedAt = &t
 	}
 	if err := decodeContent(content, r); err != nil {
+		return fmt.Errorf("source %s key %s: decode: %w", source, key, err)
+	}
+	return nil
+}
+
+// recordRowView sets r from one row of recordColumns of source, as
+// recordRow sets a record.
+func recordRowView(dest []driver.Value, r *RecordRow, source string) error {
+	key, ok1 := dest[0].(string)
+	hash, ok2 := dest[1].(string)
+	content, ok3 := dest[6].(string)
+	if !ok1 || !ok2 || !ok3 {
+		return fmt.Errorf("source %s key %v: %w", source, dest[0], errColumn)
+	}
+	r.source, r.key, r.contentHash = source, key, hash
+	r.firstSeen, r.lastSeen, r.lastChanged = nanosValue(dest[2]), nanosValue(dest[3]), nanosValue(dest[4])
+	r.removedAt, r.removed = nanosValue(dest[5]), dest[5] != nil
+	if err := decodeRowContent(content, r); err != nil {
 		return fmt.Errorf("source %s key %s: decode: %w", source, key, err)
 	}
 	return nil

@@ -1,0 +1,191 @@
+package store
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/harvest-dev/harvest/record"
+)
+
+// A RecordRow is one record as EachRecordRow reads it: the fields of a
+// record.Record behind accessors, decoded without building the record
+// (no Extra map, no lists of its own). A CSV export of a million records
+// spends a good part of its time building records it writes once.
+//
+// A RecordRow and the slices its methods return are valid only during
+// the call of EachRecordRow's fn: the next row reuses them. Strings may
+// be kept.
+type RecordRow struct {
+	source, key, contentHash string
+	firstSeen, lastSeen      time.Time
+	lastChanged, removedAt   time.Time
+	removed                  bool
+
+	url, title, summary, language           string
+	countries, regions, authors, categories []string
+	year                                    int
+	extra                                   []ExtraField // in name order
+
+	buf []string // backing array of the lists, reused row to row
+}
+
+// ExtraField is one extra field of a record: record.Record.Extra[Name]
+// is Value.
+type ExtraField struct {
+	Name, Value string
+}
+
+func (r *RecordRow) Source() string      { return r.source }
+func (r *RecordRow) Key() string         { return r.key }
+func (r *RecordRow) URL() string         { return r.url }
+func (r *RecordRow) Title() string       { return r.title }
+func (r *RecordRow) Summary() string     { return r.summary }
+func (r *RecordRow) Countries() []string { return r.countries }
+func (r *RecordRow) Regions() []string   { return r.regions }
+func (r *RecordRow) Authors() []string   { return r.authors }
+func (r *RecordRow) Year() int           { return r.year }
+func (r *RecordRow) Categories() []string {
+	return r.categories
+}
+func (r *RecordRow) Language() string    { return r.language }
+func (r *RecordRow) ContentHash() string { return r.contentHash }
+
+// Extra returns the record's extra fields in name order (nil when the
+// record has none).
+func (r *RecordRow) Extra() []ExtraField { return r.extra }
+
+// FirstSeen, LastSeen and LastChanged are the record's bookkeeping times,
+// in UTC.
+func (r *RecordRow) FirstSeen() time.Time   { return r.firstSeen }
+func (r *RecordRow) LastSeen() time.Time    { return r.lastSeen }
+func (r *RecordRow) LastChanged() time.Time { return r.lastChanged }
+
+// RemovedAt is when the record was taken down; ok is false for a current
+// record.
+func (r *RecordRow) RemovedAt() (t time.Time, ok bool) {
+	if !r.removed {
+		return time.Time{}, false
+	}
+	return r.removedAt, true
+}
+
+// Record sets rec to the row's record, as EachRecord yields it; rec's
+// lists and Extra map are its own.
+func (r *RecordRow) Record(rec *record.Record) {
+	clone := func(vs []string) []string {
+		if vs == nil {
+			return nil
+		}
+		return append(make([]string, 0, len(vs)), vs...)
+	}
+	*rec = record.Record{Source: r.source, Key: r.key, URL: r.url, Title: r.title, Summary: r.summary,
+		Countries: clone(r.countries), Regions: clone(r.regions), Authors: clone(r.authors), Year: r.year,
+		Categories: clone(r.categories), Language: r.language, ContentHash: r.contentHash,
+		FirstSeen: r.FirstSeen(), LastSeen: r.LastSeen(), LastChanged: r.LastChanged()}
+	if r.extra != nil {
+		rec.Extra = make(map[string]string, len(r.extra))
+		for _, e := range r.extra {
+			rec.Extra[e.Name] = e.Value
+		}
+	}
+	if t, ok := r.RemovedAt(); ok {
+		rec.RemovedAt = &t
+	}
+}
+
+// decodeRowContent sets r's content fields from a stored content value,
+// binary or JSON, as decodeContent sets a record's.
+func decodeRowContent(data string, r *RecordRow) error {
+	if len(data) == 0 {
+		return errContent
+	}
+	if data[0] != contentBinary {
+		var c record.Record
+		if err := decodeContent(data, &c); err != nil {
+			return err
+		}
+		r.url, r.title, r.summary = c.URL, c.Title, c.Summary
+		r.countries, r.regions, r.authors, r.year = c.Countries, c.Regions, c.Authors, c.Year
+		r.categories, r.language = c.Categories, c.Language
+		r.extra = r.extra[:0]
+		if c.Extra == nil {
+			r.extra = nil
+		}
+		for k, v := range c.Extra {
+			r.extra = append(r.extra, ExtraField{k, v})
+		}
+		slices.SortFunc(r.extra, func(a, b ExtraField) int { return cmp.Compare(a.Name, b.Name) })
+		return nil
+	}
+	d := contentDecoder{s: data[1:]}
+	if r.buf == nil {
+		r.buf = make([]string, 0, 16)
+	}
+	buf := r.buf[:0]
+	r.url = d.str()
+	r.title = d.str()
+	r.summary = d.str()
+	r.countries, buf = d.listAppend(buf)
+	r.regions, buf = d.listAppend(buf)
+	r.authors, buf = d.listAppend(buf)
+	ux := d.uvarint()
+	year := int64(ux >> 1)
+	if ux&1 != 0 {
+		year = ^year
+	}
+	r.year = int(year)
+	r.categories, buf = d.listAppend(buf)
+	r.buf = buf
+	r.language = d.str()
+	r.extra = r.extra[:0]
+	n := d.uvarint()
+	if n == 0 && d.err == nil {
+		r.extra = nil
+	} else if d.err == nil {
+		n--
+		if n > uint64(len(d.s)) {
+			return errContent
+		}
+		sorted := true
+		for i := range n {
+			k := d.str()
+			r.extra = append(r.extra, ExtraField{k, d.str()})
+			if i > 0 && r.extra[i-1].Name >= k {
+				sorted = false
+			}
+		}
+		if !sorted { // appendContent writes name order; hold to it anyway
+			slices.SortFunc(r.extra, func(a, b ExtraField) int { return cmp.Compare(a.Name, b.Name) })
+		}
+	}
+	if d.err != nil {
+		return d.err
+	}
+	if d.s != "" {
+		return fmt.Errorf("%w: %d bytes after the last field", errContent, len(d.s))
+	}
+	return nil
+}
+
+// listAppend reads a list onto the end of buf, which grows as append
+// grows it, and returns it with buf: unlike list it keeps one backing
+// array however many values a record has, so that a RecordRow reusing
+// buf allocates nothing once it is large enough.
+func (d *contentDecoder) listAppend(buf []string) ([]string, []string) {
+	n := d.uvarint()
+	if n == 0 || d.err != nil {
+		return nil, buf
+	}
+	n--
+	if n > uint64(len(d.s)) { // each value takes at least one byte
+		d.err, d.s = errContent, ""
+		return nil, buf
+	}
+	start := len(buf)
+	for range n {
+		buf = append(buf, d.str())
+	}
+	return buf[start:len(buf):len(buf)], buf
+}
