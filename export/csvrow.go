@@ -126,7 +126,7 @@ func (rw *rowWriter) list(vs []string) {
 	case len(vs) == 0:
 		rw.field("")
 		return
-	case len(vs) == 1 && !strings.ContainsAny(vs[0], `;\`):
+	case len(vs) == 1 && indexListSpecial(vs[0]) < 0:
 		rw.safe(vs[0])
 		return
 	}
@@ -138,15 +138,37 @@ func (rw *rowWriter) list(vs []string) {
 		if i > 0 {
 			b = append(b, record.ListSep...)
 		}
-		for j := 0; j < len(v); j++ {
-			if c := v[j]; c == ';' || c == '\\' {
-				b = append(b, '\\')
+		for { // v with a backslash before each ';' and '\', a run at a time
+			j := indexListSpecial(v)
+			if j < 0 {
+				b = append(b, v...)
+				break
 			}
-			b = append(b, v[j])
+			b = append(append(b, v[:j]...), '\\', v[j])
+			v = v[j+1:]
 		}
 	}
 	rw.scratch = b
 	rw.field(rw.scratchString())
+}
+
+// indexListSpecial is the index of the first ';' or '\' in s, or -1:
+// what strings.IndexAny(s, `;\`) returns, without building its byte set
+// at every call.
+func indexListSpecial(s string) int {
+	if len(s) < 32 {
+		for i := 0; i < len(s); i++ {
+			if c := s[i]; c == ';' || c == '\\' {
+				return i
+			}
+		}
+		return -1
+	}
+	i := strings.IndexByte(s, ';')
+	if j := strings.IndexByte(s, '\\'); j >= 0 && (i < 0 || j < i) {
+		i = j
+	}
+	return i
 }
 
 // year writes formatYear(y).

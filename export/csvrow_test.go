@@ -86,6 +86,32 @@ func FuzzRowWriter(f *testing.F) {
 	})
 }
 
+// FuzzRowWriterList: a list cell, whatever its values, is written as
+// encoding/csv writes SafeCell(JoinList(values)).
+func FuzzRowWriterList(f *testing.F) {
+	for i, a := range awkward {
+		f.Add(a, awkward[(i+3)%len(awkward)])
+	}
+	f.Add(strings.Repeat(`long\value; `, 4), "=a;b\\c")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		lists := [][]string{{a}, {b}, {a, b}, {b, a, b}}
+		var cells []string
+		for _, vs := range lists {
+			cells = append(cells, SafeCell(JoinList(vs)))
+		}
+		want := encodingCSV(t, cells)
+		got := rowWriterCSV(t, func(rw *rowWriter) {
+			for _, vs := range lists {
+				rw.list(vs)
+			}
+			rw.end()
+		})
+		if got != want {
+			t.Fatalf("lists %q: rowWriter wrote %q, encoding/csv %q", lists, got, want)
+		}
+	})
+}
+
 // TestWriteRecordMatchesCells: every record, however awkward its values,
 // comes out of writeRecord exactly as encoding/csv writes the cells
 // SafeCell, JoinList, formatYear and formatTime make of it.

@@ -114,6 +114,11 @@ type contentDecoder struct {
 }
 
 func (d *contentDecoder) uvarint() uint64 {
+	if len(d.s) > 0 && d.s[0] < 0x80 { // one byte: most lengths and counts
+		x := uint64(d.s[0])
+		d.s = d.s[1:]
+		return x
+	}
 	var x uint64
 	var shift uint
 	for i := 0; i < len(d.s); i++ {
