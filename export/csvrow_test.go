@@ -159,3 +159,27 @@ func TestWriteRecordMatchesCells(t *testing.T) {
 		t.Fatalf("got %d lines, want %d", len(gl), len(wl))
 	}
 }
+
+// TestHasSpecial: the word-at-a-time test finds every special byte at
+// every position of strings of every length it handles, and no other byte
+// (bytes one off a special, or a special with the high bit set, included).
+func TestHasSpecial(t *testing.T) {
+	others := []byte{'a', ' ', 0, 0x7f, 0x80, 0xff, ',' + 1, ',' - 1, '"' + 1, '\n' + 1, '\r' - 1, ',' | 0x80, '\n' | 0x80, '"' ^ 0x01}
+	for n := 0; n <= 70; n++ {
+		for _, fill := range others {
+			b := bytes.Repeat([]byte{fill}, n)
+			if hasSpecial(string(b)) {
+				t.Fatalf("found a special byte in %q", b)
+			}
+			for i := range n {
+				for c := range 256 {
+					b[i] = byte(c)
+					if got, want := hasSpecial(string(b)), special[c]; got != want {
+						t.Fatalf("%q: hasSpecial = %v, want %v", b, got, want)
+					}
+				}
+				b[i] = fill
+			}
+		}
+	}
+}
