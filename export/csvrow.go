@@ -25,56 +25,78 @@ import (
 // LF is written as CRLF and a CR is dropped (so CRLF stays CRLF), which is
 // what encoding/csv does with UseCRLF.
 //
-// Errors stick in the bufio.Writer; the caller checks them at Flush.
+// Rows are assembled in a buffer of the rowWriter's own, handed to the
+// bufio.Writer a rowFlush at a time (appending to a slice costs less than
+// a bufio call per field, and a bufio.Writer passes a write as large as
+// its buffer straight through). Whoever makes a rowWriter calls flush
+// when done. Errors stick in the bufio.Writer; the caller checks them at
+// Flush.
 type rowWriter struct {
 	w       *bufio.Writer
+	buf     []byte // rows not yet handed to w
 	started bool   // a field of the current row is written
 	scratch []byte // list cells and numbers are assembled here
 	times   [4]timeCell
 }
 
+// rowFlush is how many bytes of rows a rowWriter holds before it hands
+// them on: the size of the bufio.Writer of an export.
+const rowFlush = 64 << 10
+
+func newRowWriter(w *bufio.Writer) *rowWriter {
+	return &rowWriter{w: w, buf: make([]byte, 0, rowFlush+4<<10)}
+}
+
+// flush hands the rows written so far to the bufio.Writer.
+func (rw *rowWriter) flush() {
+	if len(rw.buf) > 0 {
+		rw.w.Write(rw.buf)
+		rw.buf = rw.buf[:0]
+	}
+}
+
 // field writes s as the next field of the row.
 func (rw *rowWriter) field(s string) {
+	b := rw.buf
 	if rw.started {
-		rw.w.WriteByte(',')
+		b = append(b, ',')
 	}
 	rw.started = true
 	if !needsQuotes(s) {
-		rw.w.WriteString(s)
+		rw.buf = append(b, s...)
 		return
 	}
-	rw.w.WriteByte('"')
+	b = append(b, '"')
 	if strings.IndexByte(s, '\n') < 0 && strings.IndexByte(s, '\r') < 0 {
 		for {
 			i := strings.IndexByte(s, '"')
 			if i < 0 {
 				break
 			}
-			rw.w.WriteString(s[:i+1]) // the quote, then the quote again
-			rw.w.WriteByte('"')
+			b = append(append(b, s[:i+1]...), '"') // the quote, then the quote again
 			s = s[i+1:]
 		}
-		rw.w.WriteString(s)
+		b = append(b, s...)
 	} else {
 		for len(s) > 0 {
 			i := strings.IndexAny(s, "\"\r\n")
 			if i < 0 {
 				i = len(s)
 			}
-			rw.w.WriteString(s[:i])
+			b = append(b, s[:i]...)
 			s = s[i:]
 			if len(s) > 0 {
 				switch s[0] {
 				case '"':
-					rw.w.WriteString(`""`)
+					b = append(b, `""`...)
 				case '\n':
-					rw.w.WriteString("\r\n")
+					b = append(b, "\r\n"...)
 				}
 				s = s[1:]
 			}
 		}
 	}
-	rw.w.WriteByte('"')
+	rw.buf = append(b, '"')
 }
 
 // needsQuotes is encoding/csv's fieldNeedsQuotes for Comma ','.
@@ -103,16 +125,24 @@ func needsQuotes(s string) bool {
 // special are the bytes that make a field quoted wherever they are.
 var special = [256]bool{',': true, '"': true, '\n': true, '\r': true}
 
-// hasSpecial reports whether s holds a special byte, testing eight bytes
-// at a time: a word has a byte equal to c where w^(c*ones) has a zero
-// byte, which (x-ones) &^ x & highs finds exactly.
+// Word-at-a-time byte tests: a word w has a byte equal to c where
+// x = w^(c*ones) has a zero byte, which (x-ones) &^ x & highs finds
+// exactly (its other bits may be wrong, its being zero never is).
+const ones, highs = 0x0101010101010101, 0x8080808080808080
+
+// word is the eight bytes of s at i, little-endian (one load).
+func word(s string, i int) uint64 {
+	_ = s[i+7]
+	return uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+}
+
+// hasSpecial reports whether s holds a special byte, eight bytes at a
+// time.
 func hasSpecial(s string) bool {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	i := 0
 	for ; i+8 <= len(s); i += 8 {
-		_ = s[i+7]
-		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		w := word(s, i)
 		a, b, c, d := w^(ones*','), w^(ones*'"'), w^(ones*'\n'), w^(ones*'\r')
 		if ((a-ones)&^a|(b-ones)&^b|(c-ones)&^c|(d-ones)&^d)&highs != 0 {
 			return true
@@ -120,6 +150,24 @@ func hasSpecial(s string) bool {
 	}
 	for ; i < len(s); i++ {
 		if special[s[i]] {
+			return true
+		}
+	}
+	return false
+}
+
+// hasByte2 reports whether s holds byte c or d, eight bytes at a time.
+func hasByte2(s string, c, d byte) bool {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := word(s, i)
+		a, b := w^(ones*uint64(c)), w^(ones*uint64(d))
+		if ((a-ones)&^a|(b-ones)&^b)&highs != 0 {
+			return true
+		}
+	}
+	for ; i < len(s); i++ {
+		if s[i] == c || s[i] == d {
 			return true
 		}
 	}
@@ -178,6 +226,9 @@ func (rw *rowWriter) list(vs []string) {
 // at every call.
 func indexListSpecial(s string) int {
 	if len(s) < 32 {
+		if !hasByte2(s, ';', '\\') {
+			return -1
+		}
 		for i := 0; i < len(s); i++ {
 			if c := s[i]; c == ';' || c == '\\' {
 				return i
@@ -213,16 +264,19 @@ func (rw *rowWriter) time(i int, t time.Time) {
 // integer, nothing but ASCII digits, letters, '-' and ':'.
 func (rw *rowWriter) plain(s string) {
 	if rw.started {
-		rw.w.WriteByte(',')
+		rw.buf = append(rw.buf, ',')
 	}
 	rw.started = true
-	rw.w.WriteString(s)
+	rw.buf = append(rw.buf, s...)
 }
 
 // end finishes the row.
 func (rw *rowWriter) end() {
-	rw.w.WriteString("\r\n")
+	rw.buf = append(rw.buf, "\r\n"...)
 	rw.started = false
+	if len(rw.buf) >= rowFlush {
+		rw.flush()
+	}
 }
 
 // row writes a whole row of fields as they are.

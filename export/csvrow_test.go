@@ -45,7 +45,9 @@ func encodingCSV(t testing.TB, rows ...[]string) string {
 func rowWriterCSV(t testing.TB, write func(rw *rowWriter)) string {
 	var b bytes.Buffer
 	bw := bufio.NewWriter(&b)
-	write(&rowWriter{w: bw})
+	rw := newRowWriter(bw)
+	write(rw)
+	rw.flush()
 	if err := bw.Flush(); err != nil {
 		t.Fatal(err)
 	}
@@ -160,11 +162,12 @@ func TestWriteRecordMatchesCells(t *testing.T) {
 	}
 }
 
-// TestHasSpecial: the word-at-a-time test finds every special byte at
-// every position of strings of every length it handles, and no other byte
-// (bytes one off a special, or a special with the high bit set, included).
+// TestHasSpecial: the word-at-a-time tests find every special byte, and
+// every ';' and '\', at every position of strings of every length they
+// handle, and no other byte (bytes one off, or with the high bit set,
+// included).
 func TestHasSpecial(t *testing.T) {
-	others := []byte{'a', ' ', 0, 0x7f, 0x80, 0xff, ',' + 1, ',' - 1, '"' + 1, '\n' + 1, '\r' - 1, ',' | 0x80, '\n' | 0x80, '"' ^ 0x01}
+	others := []byte{'a', ' ', 0, 0x7f, 0x80, 0xff, ',' + 1, ',' - 1, '"' + 1, '\n' + 1, '\r' - 1, ',' | 0x80, '\n' | 0x80, '"' ^ 0x01, ';' + 1, '\\' - 1, ';' | 0x80}
 	for n := 0; n <= 70; n++ {
 		for _, fill := range others {
 			b := bytes.Repeat([]byte{fill}, n)
@@ -176,6 +179,9 @@ func TestHasSpecial(t *testing.T) {
 					b[i] = byte(c)
 					if got, want := hasSpecial(string(b)), special[c]; got != want {
 						t.Fatalf("%q: hasSpecial = %v, want %v", b, got, want)
+					}
+					if got, want := hasByte2(string(b), ';', '\\'), c == ';' || c == '\\'; got != want {
+						t.Fatalf("%q: hasByte2(;\\) = %v, want %v", b, got, want)
 					}
 				}
 				b[i] = fill

@@ -160,7 +160,8 @@ func recordsCSV(ctx context.Context, w *bufio.Writer, src RecordSource, f store.
 	if o.Excel {
 		w.WriteString(utf8BOM)
 	}
-	rw := &rowWriter{w: w}
+	rw := newRowWriter(w)
+	defer rw.flush()
 	rw.row(RecordColumns(o.ExtraColumns)...)
 	if rs, ok := src.(RecordRowSource); ok {
 		return recordRowsCSV(ctx, w, rw, rs, f, o.ExtraColumns)
@@ -206,7 +207,8 @@ func changesCSV(ctx context.Context, w *bufio.Writer, src ChangeSource, f store.
 	if o.Excel {
 		w.WriteString(utf8BOM)
 	}
-	rw := &rowWriter{w: w}
+	rw := newRowWriter(w)
+	defer rw.flush()
 	rw.row(ChangeColumns(o.ExtraColumns)...)
 	row := make([]string, 0, len(changeColumns)+len(changeRecordColumns)+len(o.ExtraColumns))
 	n := 0
