@@ -130,25 +130,24 @@ var special = [256]bool{',': true, '"': true, '\n': true, '\r': true}
 // exactly (its other bits may be wrong, its being zero never is).
 const ones, highs = 0x0101010101010101, 0x8080808080808080
 
-// word is the eight bytes of s at i, little-endian (one load).
-func word(s string, i int) uint64 {
-	_ = s[i+7]
-	return uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+// word is the first eight bytes of s, little-endian (one load).
+func word(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
 // hasSpecial reports whether s holds a special byte, eight bytes at a
 // time.
 func hasSpecial(s string) bool {
-	i := 0
-	for ; i+8 <= len(s); i += 8 {
-		w := word(s, i)
+	for ; len(s) >= 8; s = s[8:] {
+		w := word(s)
 		a, b, c, d := w^(ones*','), w^(ones*'"'), w^(ones*'\n'), w^(ones*'\r')
 		if ((a-ones)&^a|(b-ones)&^b|(c-ones)&^c|(d-ones)&^d)&highs != 0 {
 			return true
 		}
 	}
-	for ; i < len(s); i++ {
+	for i := 0; i < len(s); i++ {
 		if special[s[i]] {
 			return true
 		}
@@ -158,15 +157,14 @@ func hasSpecial(s string) bool {
 
 // hasByte2 reports whether s holds byte c or d, eight bytes at a time.
 func hasByte2(s string, c, d byte) bool {
-	i := 0
-	for ; i+8 <= len(s); i += 8 {
-		w := word(s, i)
+	for ; len(s) >= 8; s = s[8:] {
+		w := word(s)
 		a, b := w^(ones*uint64(c)), w^(ones*uint64(d))
 		if ((a-ones)&^a|(b-ones)&^b)&highs != 0 {
 			return true
 		}
 	}
-	for ; i < len(s); i++ {
+	for i := 0; i < len(s); i++ {
 		if s[i] == c || s[i] == d {
 			return true
 		}

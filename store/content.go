@@ -139,6 +139,13 @@ func (d *contentDecoder) uvarint() uint64 {
 }
 
 func (d *contentDecoder) str() string {
+	if len(d.s) > 0 { // a length of one byte, the string all there: most strings
+		if n := int(d.s[0]); n < 0x80 && n < len(d.s) {
+			v := d.s[1 : n+1]
+			d.s = d.s[n+1:]
+			return v
+		}
+	}
 	n := d.uvarint()
 	if n > uint64(len(d.s)) {
 		d.err, d.s = errContent, ""
