@@ -37,20 +37,20 @@ type ExtraField struct {
 	Name, Value string
 }
 
-func (r *RecordRow) Source() string      { return r.source }
-func (r *RecordRow) Key() string         { return r.key }
-func (r *RecordRow) URL() string         { return r.url }
-func (r *RecordRow) Title() string       { return r.title }
-func (r *RecordRow) Summary() string     { return r.summary }
-func (r *RecordRow) Countries() []string { return r.countries }
-func (r *RecordRow) Regions() []string   { return r.regions }
-func (r *RecordRow) Authors() []string   { return r.authors }
-func (r *RecordRow) Year() int           { return r.year }
-func (r *RecordRow) Categories() []string {
-	return r.categories
-}
-func (r *RecordRow) Language() string    { return r.language }
-func (r *RecordRow) ContentHash() string { return r.contentHash }
+// Source through ContentHash are the record's fields of those names
+// (record.Record); a list is nil where the record's is.
+func (r *RecordRow) Source() string       { return r.source }
+func (r *RecordRow) Key() string          { return r.key }
+func (r *RecordRow) URL() string          { return r.url }
+func (r *RecordRow) Title() string        { return r.title }
+func (r *RecordRow) Summary() string      { return r.summary }
+func (r *RecordRow) Countries() []string  { return r.countries }
+func (r *RecordRow) Regions() []string    { return r.regions }
+func (r *RecordRow) Authors() []string    { return r.authors }
+func (r *RecordRow) Year() int            { return r.year }
+func (r *RecordRow) Categories() []string { return r.categories }
+func (r *RecordRow) Language() string     { return r.language }
+func (r *RecordRow) ContentHash() string  { return r.contentHash }
 
 // Extra returns the record's extra fields in name order (nil when the
 // record has none).
