@@ -135,9 +135,13 @@ type applier struct {
 
 	run     Run
 	changes []Change
-	dups    dupKeys          // staged records ignored for a repeated key
-	seen    map[string]uint8 // every key the run saw, with or without content
-	held    []*record.Record // the staged records by seq, when the caller holds them
+	dups    dupKeys // staged records ignored for a repeated key
+	// seen are the keys the run saw without a staged record (and the
+	// held records' keys); seenRecords counts the keys of the records
+	// staged in run_items, which are not in seen.
+	seen        map[string]uint8
+	seenRecords int
+	held        []*record.Record // the staged records by seq, when the caller holds them
 	// heldHash and heldFull are the hashes of held (heldFull[i] "" when
 	// it is heldHash[i]).
 	heldHash, heldFull []string
@@ -235,7 +239,7 @@ func (a *applier) apply(ctx context.Context) (*RunResult, error) {
 		FinishedAt: orNow(in.FinishedAt, now),
 		Status:     in.Status,
 		Reason:     in.Reason,
-		RunCounts:  RunCounts{Dropped: in.Dropped, Seen: len(a.seen)},
+		RunCounts:  RunCounts{Dropped: in.Dropped, Seen: len(a.seen) + a.seenRecords},
 	}
 	res, err := a.tx.ExecContext(ctx,
 		`INSERT INTO runs (source, started_at, finished_at, applied_at, status, reason) VALUES (?, ?, ?, ?, ?, ?)`,

@@ -150,13 +150,18 @@ func (a *applier) missingRuns() int {
 func (a *applier) unseen(ctx context.Context, old sweep) (unseen []missing, seenCurrent int, err error) {
 	var keys []string
 	for after := ""; ; {
+		// A key with a staged record (run_items) was seen; the others are
+		// looked up in the keys seen without one.
 		var list, last string
-		var n int
-		if err := a.tx.QueryRowContext(ctx, `SELECT json_group_array(key), COALESCE(max(key), ''), count(*) FROM (SELECT key FROM records
+		var n, staged int
+		if err := a.tx.QueryRowContext(ctx, `SELECT json_group_array(key) FILTER (WHERE NOT staged), COALESCE(max(key), ''), count(*),
+				count(*) FILTER (WHERE staged) FROM (
+			SELECT key, key IN (SELECT key FROM temp.run_items) AS staged FROM records
 			WHERE source = ?1 AND removed_at IS NULL AND written_by <> ?2 AND key > ?3 ORDER BY key LIMIT ?4)`,
-			a.in.Source, a.runID, after, a.s.keysPerRead).Scan(&list, &last, &n); err != nil {
+			a.in.Source, a.runID, after, a.s.keysPerRead).Scan(&list, &last, &n, &staged); err != nil {
 			return nil, 0, fmt.Errorf("find missed records: %w", err)
 		}
+		seenCurrent += staged
 		chunk, err := decodeList(list)
 		if err != nil {
 			return nil, 0, fmt.Errorf("find missed records: decode keys: %w", err)
@@ -235,6 +240,11 @@ const keyChunk = 500
 // writeSeen writes last_seen = now and a zero missed count into every
 // current record the run saw and did not write.
 func (a *applier) writeSeen(ctx context.Context) error {
+	if _, err := a.tx.ExecContext(ctx, `UPDATE records SET last_seen = ?1, missed = 0, written_by = ?2
+		WHERE source = ?3 AND key IN (SELECT key FROM temp.run_items) AND removed_at IS NULL AND written_by <> ?2`,
+		a.now.UnixNano(), a.runID, a.in.Source); err != nil {
+		return fmt.Errorf("mark staged records seen: %w", err)
+	}
 	keys := make([]string, 0, min(len(a.seen), keyChunk))
 	flush := func() error {
 		kj, err := jsonList(keys)

@@ -6,7 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"strings"
+	"hash/maphash"
 	"time"
 
 	"github.com/harvest-dev/harvest/record"
@@ -16,9 +16,11 @@ import (
 // nothing holds the whole site in memory: each page's records and page
 // outcome go to temporary tables of the session's own SQLite connection
 // (a temporary file, deleted when the connection closes), and Finish
-// applies them to the store in the run's one transaction. Only the keys
-// the run has seen are kept in memory (the set that decides which
-// record of a key wins and which stored records the run missed). Until Finish commits, the store is as it was:
+// applies them to the store in the run's one transaction. What stays in
+// memory is the set of keys the run has seen, which decides which record
+// of a key wins and which stored records the run missed: the keys seen
+// without content (the caller's own strings) and 128-bit hashes of the
+// keys of staged records (whose keys are in the staging table). Until Finish commits, the store is as it was:
 // staging takes no lock on the database and writes nothing to it, so a
 // run that fails, is cancelled or is killed leaves no trace.
 //
@@ -38,11 +40,20 @@ type RunSession struct {
 	nextItem int64
 	nextPage int64
 	content  []byte
-	// keys is every key the run has seen, and how (keySeen,
-	// keyWithRecord, keyReserved): about 100 bytes a key, a few percent
-	// of what its record takes.
+	// keys are the keys the run has seen without a staged record
+	// (keySeen, keyReserved), or with one when the caller holds the
+	// records (keyWithRecord, ApplyRun): the caller's strings, not
+	// copies. A crawl's staged records are in recHashes instead.
 	keys map[string]uint8
-	dups dupKeys // records ignored for a key already staged
+	// recHashes holds a 128-bit hash of the key of each record staged in
+	// run_items (~20 bytes a key, not the key): a key not in it is new to
+	// the run; one in it is looked up in run_items (a repeat, or another
+	// key with the same hash). recKeys counts those keys.
+	recHashes map[keyHash]struct{}
+	recKeys   int
+	keySeeds  [2]maphash.Seed
+	hashOf    func(string) keyHash // tests: a hash with collisions; nil: hashKey's own
+	dups      dupKeys              // records ignored for a key already staged
 	// held are the staged records by seq when the caller holds them
 	// anyway (ApplyRun): changes then point at them, not at decoded
 	// copies.
@@ -95,6 +106,7 @@ func (rs *RunSession) timeStage(start time.Time) {
 // outcomes in order.
 const stagingSchema = `
 CREATE TEMP TABLE run_items (seq INTEGER PRIMARY KEY, key TEXT NOT NULL, hash TEXT NOT NULL, full TEXT NOT NULL, content BLOB);
+CREATE INDEX temp.run_items_key ON run_items (key);
 CREATE TEMP TABLE run_held (seq INTEGER PRIMARY KEY, key TEXT NOT NULL, hash TEXT NOT NULL, full TEXT NOT NULL);
 CREATE TEMP TABLE run_staged_pages (seq INTEGER PRIMARY KEY, url TEXT NOT NULL, status INTEGER NOT NULL, bytes INTEGER NOT NULL,
 	duration_ns INTEGER NOT NULL, items INTEGER NOT NULL, error TEXT NOT NULL, not_modified INTEGER NOT NULL,
@@ -115,7 +127,8 @@ func (s *Store) beginRun(ctx context.Context, source string, ignore []string, ke
 	if err != nil {
 		return nil, fmt.Errorf("source %s: begin run: connection: %w", source, err)
 	}
-	rs := &RunSession{s: s, conn: conn, source: source, ignore: ignore, keep: keep, keys: map[string]uint8{}}
+	rs := &RunSession{s: s, conn: conn, source: source, ignore: ignore, keep: keep, keys: map[string]uint8{},
+		recHashes: map[keyHash]struct{}{}, keySeeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}}
 	// Staged rows go to a temporary file, not memory (the point of
 	// staging). They are written in one deferred transaction that only
 	// ever touches the temporary database: it takes no lock on the store,
@@ -206,7 +219,10 @@ func (rs *RunSession) AddRecords(ctx context.Context, recs []record.Record) (new
 		}
 	}
 	hashes, fulls := hashAll(recs, rs.ignore)
-	first, newKeys := rs.claim(recs, hashes, fulls)
+	first, newKeys, err := rs.claim(ctx, recs, hashes, fulls)
+	if err != nil {
+		return 0, err
+	}
 	// The store's hashes spare staging the content of a record it holds
 	// unchanged; when the caller holds the records (ApplyRun) no content
 	// is staged anyway, and Finish compares the hashes.
@@ -337,12 +353,24 @@ const (
 	keyReserved         // for a record the caller will stage later (ReserveKeys)
 )
 
+// keyHash is a 128-bit hash of a key (two 64-bit hashes, each with its
+// own seed).
+type keyHash [2]uint64
+
+func (rs *RunSession) hashKey(key string) keyHash {
+	if rs.hashOf != nil {
+		return rs.hashOf(key)
+	}
+	return keyHash{maphash.String(rs.keySeeds[0], key), maphash.String(rs.keySeeds[1], key)}
+}
+
 // claim marks the keys of recs seen with content. first[i] is claimDup
 // unless recs[i] is the first record of its key in the run (the one that
 // wins); newKeys counts the keys the run had not seen at all. When the
 // caller holds the records, it keeps them with their hashes.
-func (rs *RunSession) claim(recs []record.Record, hashes, fulls []string) (first []uint8, newKeys int) {
+func (rs *RunSession) claim(ctx context.Context, recs []record.Record, hashes, fulls []string) (first []uint8, newKeys int, err error) {
 	first = make([]uint8, len(recs))
+	var claimed map[string]bool // keys staged by this call, not yet in run_items
 	for i := range recs {
 		r := &recs[i]
 		switch rs.keys[r.Key] {
@@ -352,14 +380,36 @@ func (rs *RunSession) claim(recs []record.Record, hashes, fulls []string) (first
 			// record stands for it (a later copy winning would flip the
 			// record between its two listings night after night).
 			continue // first[i] = claimDup
-		case keyUnseen:
-			newKeys++
-			first[i] = claimNew
-			// A copy: the key must not keep the page it was cut from.
-			rs.keys[strings.Clone(r.Key)] = keyWithRecord
 		case keyReserved:
 			first[i] = claimSeen
 			rs.keys[r.Key] = keyWithRecord
+		case keyUnseen:
+			if rs.keep {
+				newKeys++
+				first[i] = claimNew
+				rs.keys[r.Key] = keyWithRecord
+				break
+			}
+			h := rs.hashKey(r.Key)
+			if _, ok := rs.recHashes[h]; ok {
+				staged := claimed[r.Key]
+				if !staged {
+					if staged, err = rs.staged(ctx, r.Key); err != nil {
+						return nil, 0, err
+					}
+				}
+				if staged {
+					continue // a repeat: first[i] = claimDup
+				}
+			}
+			newKeys++
+			first[i] = claimNew
+			rs.recHashes[h] = struct{}{}
+			rs.recKeys++
+			if claimed == nil {
+				claimed = map[string]bool{}
+			}
+			claimed[r.Key] = true
 		}
 		if rs.keep {
 			// Its seq is its index in rs.held.
@@ -368,7 +418,25 @@ func (rs *RunSession) claim(recs []record.Record, hashes, fulls []string) (first
 			rs.heldFull = append(rs.heldFull, storedFull(hashes[i], fulls[i]))
 		}
 	}
-	return first, newKeys
+	return first, newKeys, nil
+}
+
+// staged tells whether a record of key is staged: queued, or in
+// run_items.
+func (rs *RunSession) staged(ctx context.Context, key string) (bool, error) {
+	for i := 4; i < len(rs.items.args); i += rs.items.width {
+		if rs.items.args[i].(string) == key {
+			return true, nil
+		}
+	}
+	var one int
+	switch err := rs.conn.QueryRowContext(ctx, `SELECT 1 FROM temp.run_items WHERE key = ?`, key).Scan(&one); {
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil // another key of the same hash
+	case err != nil:
+		return false, fmt.Errorf("source %s: look up staged key %s: %w", rs.source, key, err)
+	}
+	return true, nil
 }
 
 // ExpectKeys tells the session that the run will see about n keys (as
@@ -392,7 +460,7 @@ func (rs *RunSession) AddSeen(ctx context.Context, keys []string) (newKeys int, 
 	if err := rs.usable(); err != nil {
 		return 0, err
 	}
-	return rs.addSeen(keys, keySeen), nil
+	return rs.addSeen(ctx, keys, keySeen)
 }
 
 // ReserveKeys stages the keys of records the caller holds back and will
@@ -406,22 +474,33 @@ func (rs *RunSession) ReserveKeys(ctx context.Context, keys []string) (newKeys i
 	if err := rs.usable(); err != nil {
 		return 0, err
 	}
-	return rs.addSeen(keys, keyReserved), nil
+	return rs.addSeen(ctx, keys, keyReserved)
 }
 
 // addSeen notes the keys the run has not seen yet as how, and returns
 // how many there were. The key strings are kept as they are, not copied:
 // the caller's page states hold them for the run anyway.
-func (rs *RunSession) addSeen(keys []string, how uint8) int {
+func (rs *RunSession) addSeen(ctx context.Context, keys []string, how uint8) (int, error) {
 	n := 0
 	for _, key := range keys {
 		if _, ok := rs.keys[key]; ok {
 			continue
 		}
+		if len(rs.recHashes) > 0 {
+			if _, ok := rs.recHashes[rs.hashKey(key)]; ok {
+				staged, err := rs.staged(ctx, key)
+				if err != nil {
+					return 0, err
+				}
+				if staged {
+					continue // seen with its record
+				}
+			}
+		}
 		n++
 		rs.keys[key] = how
 	}
-	return n
+	return n, nil
 }
 
 // AddPage stages the outcome of one fetched page, in the order pages
@@ -539,7 +618,7 @@ func (rs *RunSession) Finish(ctx context.Context, in RunInput) (*RunResult, erro
 		return nil, fmt.Errorf("source %s: apply run: begin: %w", in.Source, err)
 	}
 	defer tx.Rollback()
-	a := &applier{s: s, tx: tx, in: &in, now: s.opts.Now().UTC(), keep: rs.keep, dups: rs.dups, seen: rs.keys, held: rs.held, heldHash: rs.heldHash, heldFull: rs.heldFull, extraNames: rs.extraNames}
+	a := &applier{s: s, tx: tx, in: &in, now: s.opts.Now().UTC(), keep: rs.keep, dups: rs.dups, seen: rs.keys, seenRecords: rs.recKeys, held: rs.held, heldHash: rs.heldHash, heldFull: rs.heldFull, extraNames: rs.extraNames}
 	defer a.close()
 	res, err := a.apply(ctx)
 	if err != nil {

@@ -170,7 +170,7 @@ func reviewScenario(t *testing.T, seed uint64, nKeys int) {
 	ctx := context.Background()
 	c := newClock()
 	var hooked []string
-	stores := make([]*Store, 3)
+	stores := make([]*Store, 4)
 	for i := range stores {
 		opts := Options{Now: c.Now}
 		if i == 1 {
@@ -262,12 +262,15 @@ func reviewScenario(t *testing.T, seed uint64, nKeys int) {
 		}
 		check("ApplyRun", stores[0], res)
 
-		// 1 and 2: sessions, pages of up to 7 records with seen keys in
-		// between; 1 with a change hook.
-		for i := 1; i <= 2; i++ {
+		// 1 to 3: sessions, pages of up to 7 records with seen keys in
+		// between; 1 with a change hook, 3 with colliding key hashes.
+		for i := 1; i <= 3; i++ {
 			sess, err := stores[i].BeginRun(ctx, "a", ignore)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if i == 3 {
+				sess.hashOf = func(k string) keyHash { return keyHash{uint64(len(k) + int(k[len(k)-1])%3)} }
 			}
 			recs, seen := in.records, in.seen
 			for len(recs) > 0 || len(seen) > 0 {

@@ -85,7 +85,14 @@ func TestSessionClosedUnfinishedStoresNothing(t *testing.T) {
 // Staged page by page: AddRecords and AddSeen count the keys new to the
 // run; the first record of a key wins even when the key was first seen
 // without content on an unchanged page, and later ones are reported.
+// With every key hashing alike, the session's hash set tells nothing and
+// each key is looked up among the queued and staged records: the same.
 func TestSessionFirstRecordWinsAcrossPages(t *testing.T) {
+	t.Run("distinct hashes", func(t *testing.T) { testSessionFirstRecordWins(t, false) })
+	t.Run("colliding hashes", func(t *testing.T) { testSessionFirstRecordWins(t, true) })
+}
+
+func testSessionFirstRecordWins(t *testing.T, collide bool) {
 	s, _ := newStore(t, Options{Now: newClock().Now})
 	ctx := context.Background()
 	sess, err := s.BeginRun(ctx, "a", nil)
@@ -93,6 +100,9 @@ func TestSessionFirstRecordWinsAcrossPages(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sess.Close()
+	if collide {
+		sess.hashOf = func(string) keyHash { return keyHash{1, 2} }
+	}
 	steps := []struct {
 		seen []string
 		recs []record.Record
