@@ -23,7 +23,7 @@ import (
 // over path; the directory is then fsynced. When write or any step fails,
 // the temporary file is removed and path is left as it was.
 func AtomicWriteFile(path string, write func(io.Writer) error) error {
-	_, err := atomicWrite(path, false, write)
+	_, err := atomicWrite(path, false, true, write)
 	return err
 }
 
@@ -41,8 +41,11 @@ func (c *countWriter) Write(p []byte) (int, error) {
 }
 
 // atomicWrite is AtomicWriteFile that counts the bytes and, with sum,
-// takes their SHA-256 (a manifest's checksums) on the way.
-func atomicWrite(path string, sum bool, write func(io.Writer) error) (fi fileInfo, err error) {
+// takes their SHA-256 (a manifest's checksums) on the way. Without
+// dirSync the rename is not made durable: the caller syncs the directory
+// once after a group of files (syncDir), before the file that vouches for
+// them (a manifest).
+func atomicWrite(path string, sum, dirSync bool, write func(io.Writer) error) (fi fileInfo, err error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
@@ -83,18 +86,24 @@ func atomicWrite(path string, sum bool, write func(io.Writer) error) (fi fileInf
 	if err = os.Rename(tmp.Name(), path); err != nil {
 		return fi, fmt.Errorf("write %s: rename into place: %w", path, err)
 	}
-	// The rename is durable only once the directory entry is on disk.
-	// Failing to sync the directory (some file systems refuse) leaves a
-	// complete file, so it is not an error.
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync()
-		d.Close()
+	if dirSync {
+		syncDir(dir)
 	}
 	fi.bytes = cnt.n
 	if sum {
 		fi.sha256 = hex.EncodeToString(h.Sum(nil))
 	}
 	return fi, nil
+}
+
+// syncDir makes the renames into dir durable: a rename is only once the
+// directory entry is on disk. Failing to sync a directory (some file
+// systems refuse) leaves complete files, so it is not an error.
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
 }
 
 // ReadCursor reads a consumer's cursor file: the id of the newest change

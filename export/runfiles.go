@@ -115,7 +115,7 @@ func WriteRunFilesFrom(ctx context.Context, outDir string, run store.Run, src Ch
 			}
 			name := g.stem + "." + fo.Format
 			var rows int
-			fi, err := atomicWrite(filepath.Join(dir, name), true, func(w io.Writer) error {
+			fi, err := atomicWrite(filepath.Join(dir, name), true, false, func(w io.Writer) error {
 				var err error
 				rows, err = WriteChanges(ctx, w, src, f, fo)
 				return err
@@ -131,6 +131,7 @@ func WriteRunFilesFrom(ctx context.Context, outDir string, run store.Run, src Ch
 		return nil, fmt.Errorf("run files of source %s run %d: manifest: %w", run.Source, run.ID, err)
 	}
 	manifest = append(manifest, '\n')
+	syncDir(dir) // the files are in place before the manifest vouches for them
 	if err := writeBytes(filepath.Join(dir, ManifestName), manifest); err != nil {
 		return nil, fmt.Errorf("run files of source %s run %d: %w", run.Source, run.ID, err)
 	}
@@ -165,6 +166,7 @@ func refreshLatest(ctx context.Context, latest, runDir string, m *Manifest, mani
 			return err
 		}
 	}
+	syncDir(latest) // the files are in place before the manifest
 	return writeBytes(filepath.Join(latest, ManifestName), manifest)
 }
 
@@ -174,10 +176,11 @@ func copyFile(dst, src string) error {
 		return err
 	}
 	defer in.Close()
-	return AtomicWriteFile(dst, func(w io.Writer) error {
+	_, err = atomicWrite(dst, false, false, func(w io.Writer) error {
 		_, err := io.Copy(w, in)
 		return err
 	})
+	return err
 }
 
 func writeBytes(path string, b []byte) error {
