@@ -387,3 +387,49 @@ func TestEachRecordStopsAtFnError(t *testing.T) {
 		t.Fatalf("EachRecord with a cancelled context = %v", err)
 	}
 }
+
+// TestEachRecordOneSnapshot: an export sees every source as it was when
+// it started, even when a run of a later source commits while the
+// export is on an earlier one (and a sweep moves last_seen meanwhile).
+func TestEachRecordOneSnapshot(t *testing.T) {
+	c := newClock()
+	s, _ := newStore(t, Options{Now: c.Now})
+	ctx := context.Background()
+	apply(t, s, c, input("a", StatusComplete, recs(2)))
+	rb := recs(2)
+	apply(t, s, c, input("b", StatusComplete, rb))
+	before := c.Now()
+	got := map[string]*record.Record{}
+	err := s.EachRecord(ctx, RecordFilter{}, func(r *record.Record) error {
+		if len(got) == 0 {
+			// While the export is on source a: b is revised once, then
+			// seen unchanged (a sweep).
+			rb[0].Title += " (revised)"
+			apply(t, s, c, input("b", StatusComplete, rb))
+			apply(t, s, c, input("b", StatusComplete, rb))
+		}
+		cp := *r
+		got[r.Source+" "+r.Key] = &cp
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b0 := got["b "+rb[0].Key]
+	if b0 == nil || strings.HasSuffix(b0.Title, "(revised)") || !b0.LastSeen.Equal(before) {
+		t.Fatalf("b's first record in the export = %+v; want it as it was when the export began (last seen %v)", b0, before)
+	}
+	var now *record.Record
+	if err := s.EachRecord(ctx, RecordFilter{Sources: []string{"b"}}, func(r *record.Record) error {
+		if r.Key == rb[1].Key {
+			cp := *r
+			now = &cp
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if now == nil || !now.LastSeen.Equal(c.Now()) {
+		t.Fatalf("after the runs, b's unchanged record = %+v; want last seen %v (the sweep)", now, c.Now())
+	}
+}
