@@ -364,7 +364,7 @@ func (a *applier) zeroSeen(ctx context.Context, nCurrent int) error {
 
 // currentBefore is how many current (not removed) records the source had
 // before the run: those current now, less the ones this run added or
-// restored (nothing is removed before countMisses).
+// restored (nothing is removed before settleSeen).
 func (a *applier) currentBefore(ctx context.Context) (int, error) {
 	var n int
 	if err := a.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM records WHERE source = ? AND removed_at IS NULL`, a.in.Source).Scan(&n); err != nil {
