@@ -156,9 +156,11 @@ func (d *contentDecoder) str() string {
 	return v
 }
 
-// list reads a list into the front of buf (whose spare capacity the
-// lists of one record share) and returns it with buf's rest.
-func (d *contentDecoder) list(buf []string) ([]string, []string) {
+// listAppend reads a list onto the end of buf, which grows as append
+// grows it, and returns it (capped at its length, so that a later append
+// cannot overwrite it) with buf. A RecordRow reusing buf allocates
+// nothing once it is large enough.
+func (d *contentDecoder) listAppend(buf []string) ([]string, []string) {
 	n := d.uvarint()
 	if n == 0 || d.err != nil {
 		return nil, buf
@@ -167,9 +169,6 @@ func (d *contentDecoder) list(buf []string) ([]string, []string) {
 	if n > uint64(len(d.s)) { // each value takes at least one byte
 		d.err, d.s = errContent, ""
 		return nil, buf
-	}
-	if int(n) > cap(buf)-len(buf) {
-		buf = make([]string, 0, max(int(n), 8))
 	}
 	start := len(buf)
 	for range n {
@@ -180,21 +179,22 @@ func (d *contentDecoder) list(buf []string) ([]string, []string) {
 
 func decodeBinary(s string, r *record.Record) error {
 	d := contentDecoder{s: s}
-	// One backing array for the four lists of a record.
+	// One backing array for the four lists of a record (a new one if
+	// they outgrow it: the lists already read keep the old one).
 	buf := make([]string, 0, 8)
 	r.URL = d.str()
 	r.Title = d.str()
 	r.Summary = d.str()
-	r.Countries, buf = d.list(buf)
-	r.Regions, buf = d.list(buf)
-	r.Authors, buf = d.list(buf)
+	r.Countries, buf = d.listAppend(buf)
+	r.Regions, buf = d.listAppend(buf)
+	r.Authors, buf = d.listAppend(buf)
 	ux := d.uvarint()
 	year := int64(ux >> 1)
 	if ux&1 != 0 {
 		year = ^year
 	}
 	r.Year = int(year)
-	r.Categories, _ = d.list(buf)
+	r.Categories, _ = d.listAppend(buf)
 	r.Language = d.str()
 	r.Extra = nil
 	if n := d.uvarint(); n > 0 && d.err == nil {

@@ -168,24 +168,3 @@ func decodeRowContent(data string, r *RecordRow) error {
 	}
 	return nil
 }
-
-// listAppend reads a list onto the end of buf, which grows as append
-// grows it, and returns it with buf: unlike list it keeps one backing
-// array however many values a record has, so that a RecordRow reusing
-// buf allocates nothing once it is large enough.
-func (d *contentDecoder) listAppend(buf []string) ([]string, []string) {
-	n := d.uvarint()
-	if n == 0 || d.err != nil {
-		return nil, buf
-	}
-	n--
-	if n > uint64(len(d.s)) { // each value takes at least one byte
-		d.err, d.s = errContent, ""
-		return nil, buf
-	}
-	start := len(buf)
-	for range n {
-		buf = append(buf, d.str())
-	}
-	return buf[start:len(buf):len(buf)], buf
-}
