@@ -20,7 +20,7 @@ import (
 // where they cost nothing per row.
 func recordColumns(sw sweep) string {
 	return `r.key, r.content_hash, r.first_seen, ` +
-		`CASE WHEN r.removed_at IS NULL AND r.written_by < ` + strconv.FormatInt(sw.run, 10) + ` THEN ` + strconv.FormatInt(sw.at, 10) + ` ELSE r.last_seen END` +
+		effLastSeen(strconv.FormatInt(sw.run, 10), strconv.FormatInt(sw.at, 10)) +
 		`, r.last_changed, r.removed_at, CAST(v.content AS TEXT)`
 }
 

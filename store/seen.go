@@ -30,9 +30,10 @@ import (
 // sweep is a source's last sweep; the zero sweep is none.
 type sweep struct{ run, at int64 }
 
-// effLastSeen and effMissed are the SQL of a current row's effective
-// last_seen and missed count under the sweep bound as ?sweepRun and
-// ?sweepAt (numbered parameters of the statement using them).
+// effLastSeen and effMissed are the SQL of a records row's effective
+// last_seen and missed count under the sweep whose run id and time are
+// sweepRun and sweepAt (parameters or numbers). Their column names are
+// bare: the statement must have no other table with those columns.
 func effLastSeen(sweepRun, sweepAt string) string {
 	return `CASE WHEN removed_at IS NULL AND written_by < ` + sweepRun + ` THEN ` + sweepAt + ` ELSE last_seen END`
 }
@@ -91,7 +92,7 @@ func (a *applier) settleSeen(ctx context.Context) error {
 	}
 	var kept []missing // not seen, not removed: written only to add a miss or for a sweep
 	for _, m := range unseen {
-		if inc == 0 || m.missed+inc < a.missingRuns() {
+		if inc == 0 || !a.removes(m) {
 			kept = append(kept, m)
 		}
 	}
@@ -135,11 +136,14 @@ func (a *applier) settleSeen(ctx context.Context) error {
 	return nil
 }
 
-func (a *applier) missingRuns() int {
-	if k := a.in.Guards.MissingRuns; k > 0 {
-		return k
+// removes tells whether a miss now removes m: it has been missed
+// Guards.MissingRuns (default DefaultMissingRuns) complete runs.
+func (a *applier) removes(m missing) bool {
+	k := a.in.Guards.MissingRuns
+	if k <= 0 {
+		k = DefaultMissingRuns
 	}
-	return DefaultMissingRuns
+	return m.missed+1 >= k
 }
 
 // unseen reads, in key order, the current records the run neither wrote
@@ -214,7 +218,7 @@ func (a *applier) removals(ctx context.Context, unseen []missing) ([]missing, er
 	}
 	var candidates []missing
 	for _, m := range unseen {
-		if m.missed+1 >= a.missingRuns() {
+		if a.removes(m) {
 			candidates = append(candidates, m)
 		}
 	}

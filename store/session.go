@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"slices"
 	"time"
 
 	"github.com/harvest-dev/harvest/record"
@@ -370,7 +371,6 @@ func (rs *RunSession) hashKey(key string) keyHash {
 // caller holds the records, it keeps them with their hashes.
 func (rs *RunSession) claim(ctx context.Context, recs []record.Record, hashes, fulls []string) (first []uint8, newKeys int, err error) {
 	first = make([]uint8, len(recs))
-	var claimed map[string]bool // keys staged by this call, not yet in run_items
 	for i := range recs {
 		r := &recs[i]
 		switch rs.keys[r.Key] {
@@ -392,7 +392,9 @@ func (rs *RunSession) claim(ctx context.Context, recs []record.Record, hashes, f
 			}
 			h := rs.hashKey(r.Key)
 			if _, ok := rs.recHashes[h]; ok {
-				staged := claimed[r.Key]
+				// A repeat, or another key of the same hash: an earlier
+				// record of this call (not queued yet), or a staged one.
+				staged := slices.ContainsFunc(recs[:i], func(p record.Record) bool { return p.Key == r.Key })
 				if !staged {
 					if staged, err = rs.staged(ctx, r.Key); err != nil {
 						return nil, 0, err
@@ -406,10 +408,6 @@ func (rs *RunSession) claim(ctx context.Context, recs []record.Record, hashes, f
 			first[i] = claimNew
 			rs.recHashes[h] = struct{}{}
 			rs.recKeys++
-			if claimed == nil {
-				claimed = map[string]bool{}
-			}
-			claimed[r.Key] = true
 		}
 		if rs.keep {
 			// Its seq is its index in rs.held.
