@@ -168,13 +168,8 @@ func recordsCSV(ctx context.Context, w *bufio.Writer, src RecordSource, f store.
 	}
 	n := 0
 	err := src.EachRecord(ctx, f, func(r *record.Record) error {
-		if n%1024 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			if _, err := w.Write(nil); err != nil { // the bufio.Writer's sticky error
-				return fmt.Errorf("write record %s/%s: %w", r.Source, r.Key, err)
-			}
+		if err := checkpoint(ctx, w, n, r.Source, r.Key); err != nil {
+			return err
 		}
 		writeRecord(rw, r, o.ExtraColumns)
 		n++
@@ -183,18 +178,29 @@ func recordsCSV(ctx context.Context, w *bufio.Writer, src RecordSource, f store.
 	return n, err
 }
 
+// checkpoint stops a records export every 1,024 rows (n rows written so
+// far) when ctx is done or the output has failed (the bufio.Writer's
+// sticky error), naming the record about to be written.
+func checkpoint(ctx context.Context, w *bufio.Writer, n int, source, key string) error {
+	if n%1024 != 0 {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if _, err := w.Write(nil); err != nil {
+		return fmt.Errorf("write record %s/%s: %w", source, key, err)
+	}
+	return nil
+}
+
 // recordRowsCSV is recordsCSV's loop over the rows of a RecordRowSource.
 func recordRowsCSV(ctx context.Context, w *bufio.Writer, rw *rowWriter, src RecordRowSource, f store.RecordFilter, extra []string) (int, error) {
 	sorted := slices.IsSorted(extra)
 	n := 0
 	err := src.EachRecordRow(ctx, f, func(r *store.RecordRow) error {
-		if n%1024 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			if _, err := w.Write(nil); err != nil { // the bufio.Writer's sticky error
-				return fmt.Errorf("write record %s/%s: %w", r.Source(), r.Key(), err)
-			}
+		if err := checkpoint(ctx, w, n, r.Source(), r.Key()); err != nil {
+			return err
 		}
 		writeRecordRow(rw, r, extra, sorted)
 		n++
