@@ -156,16 +156,6 @@ func (s *Store) beginRun(ctx context.Context, source string, ignore []string, ke
 	return rs, nil
 }
 
-func (rs *RunSession) prepare(ctx context.Context, dst **sql.Stmt, q string) error {
-	st, err := rs.conn.PrepareContext(ctx, q)
-	if err != nil {
-		return fmt.Errorf("prepare %q: %w", q, err)
-	}
-	rs.stmts = append(rs.stmts, st)
-	*dst = st
-	return nil
-}
-
 // Close drops what the session staged and releases its connection. A
 // session closed before Finish stores nothing.
 func (rs *RunSession) Close() error {
