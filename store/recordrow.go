@@ -71,30 +71,6 @@ func (r *RecordRow) RemovedAt() (t time.Time, ok bool) {
 	return r.removedAt, true
 }
 
-// Record sets rec to the row's record, as EachRecord yields it; rec's
-// lists and Extra map are its own.
-func (r *RecordRow) Record(rec *record.Record) {
-	clone := func(vs []string) []string {
-		if vs == nil {
-			return nil
-		}
-		return append(make([]string, 0, len(vs)), vs...)
-	}
-	*rec = record.Record{Source: r.source, Key: r.key, URL: r.url, Title: r.title, Summary: r.summary,
-		Countries: clone(r.countries), Regions: clone(r.regions), Authors: clone(r.authors), Year: r.year,
-		Categories: clone(r.categories), Language: r.language, ContentHash: r.contentHash,
-		FirstSeen: r.FirstSeen(), LastSeen: r.LastSeen(), LastChanged: r.LastChanged()}
-	if r.extra != nil {
-		rec.Extra = make(map[string]string, len(r.extra))
-		for _, e := range r.extra {
-			rec.Extra[e.Name] = e.Value
-		}
-	}
-	if t, ok := r.RemovedAt(); ok {
-		rec.RemovedAt = &t
-	}
-}
-
 // decodeRowContent sets r's content fields from a stored content value,
 // binary or JSON, as decodeContent sets a record's.
 func decodeRowContent(data string, r *RecordRow) error {
