@@ -363,7 +363,12 @@ func (s *Session) newCollector(base http.RoundTripper, hosts []string) (*colly.C
 	}
 	col.SetCookieJar(jar)
 	col.WithTransport(&sessionTransport{base: base, maxBody: s.maxBody})
-	col.SetRequestTimeout(s.timeout)
+	// limits.timeout is a deadline on each attempt's context (see
+	// attempt), not http.Client.Timeout: with a client timeout and a
+	// RoundTripper that is not a bare *http.Transport, net/http starts a
+	// timer goroutine per request and the transport a second goroutine
+	// awaiting the legacy Request.Cancel channel.
+	col.SetRequestTimeout(0)
 	col.SetRedirectHandler(s.checkRedirect)
 	// No colly LimitRule: per-host parallelism and delay are the
 	// Crawler's, shared by every session on the host (see Fetch).
@@ -528,7 +533,9 @@ func (s *Session) Fetch(ctx context.Context, rawURL string, v Validators) (*Page
 func (s *Session) attempt(ctx context.Context, rawURL string, v Validators) (*Page, *Error, time.Duration) {
 	x := &exchange{}
 	col := s.collector.Clone() // shares the HTTP client, limits and cookies
-	col.Context = context.WithValue(ctx, exchangeKey{}, x)
+	rctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	col.Context = context.WithValue(rctx, exchangeKey{}, x)
 	var body []byte
 	col.OnResponse(func(r *colly.Response) { body = r.Body })
 

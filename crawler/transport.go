@@ -40,7 +40,7 @@ func newTransport(guard bool) *http.Transport {
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
-		ResponseHeaderTimeout: 0, // the session's client timeout bounds the whole exchange
+		ResponseHeaderTimeout: 0, // the session's limits.timeout bounds each whole exchange
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"time"
 
 	"github.com/harvest-dev/harvest/crawler"
@@ -44,7 +45,9 @@ func run(ctx context.Context) error {
 	out := flag.String("out", "", "directory for the run's change files")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile here")
 	memProfile := flag.String("memprofile", "", "write a heap profile (in use at the end of the run) here")
+	traceOut := flag.String("trace", "", "write an execution trace (go tool trace) of the profiled run here")
 	rerun := flag.Bool("rerun", false, "crawl once unprofiled, then profile the unchanged re-run")
+	repeat := flag.Int("repeat", 1, "profile this many runs in a row (with -rerun: that many unchanged re-runs), timing each")
 	flag.Parse()
 	if *seedPath == "" || *dbPath == "" {
 		return fmt.Errorf("-seed and -db are required")
@@ -84,9 +87,36 @@ func run(ctx context.Context) error {
 			return err
 		}
 	}
-	t1 := time.Now()
-	res, err := runner.Run(ctx, deps, s)
-	wall := time.Since(t1)
+	if *traceOut != "" {
+		f, err := os.Create(*traceOut)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := trace.Start(f); err != nil {
+			return err
+		}
+	}
+	var (
+		res  *runner.Result
+		wall time.Duration
+	)
+	for i := 0; i < max(1, *repeat); i++ {
+		times = &storeTimes{} // the last run's times are printed below
+		deps.Store = timedStore{st, times}
+		t1 := time.Now()
+		res, err = runner.Run(ctx, deps, s)
+		wall = time.Since(t1)
+		if err != nil {
+			break
+		}
+		if *repeat > 1 {
+			fmt.Printf("run %d: %v\n", res.Run.ID, wall.Round(time.Millisecond))
+		}
+	}
+	if *traceOut != "" {
+		trace.Stop()
+	}
 	if *cpuProfile != "" {
 		pprof.StopCPUProfile()
 	}
