@@ -141,7 +141,15 @@ type applier struct {
 	// staged in run_items, which are not in seen.
 	seen        map[string]uint8
 	seenRecords int
-	held        []*record.Record // the staged records by seq, when the caller holds them
+	// seenSet is the digest of every key the run saw, recSet of those with
+	// a staged record (keyset.go); changedSet of the keys the run added or
+	// restored, removedSet of those it removed.
+	seenSet, recSet, changedSet, removedSet keySet
+	// storedSet is the stored digest of the source's current keys before
+	// the run; current that of its current keys once the run's records
+	// are written (settleSeen), before any removal.
+	storedSet, current keySet
+	held               []*record.Record // the staged records by seq, when the caller holds them
 	// heldHash and heldFull are the hashes of held (heldFull[i] "" when
 	// it is heldHash[i]).
 	heldHash, heldFull []string
@@ -302,6 +310,9 @@ func (a *applier) apply(ctx context.Context) (*RunResult, error) {
 	if err := a.tx.QueryRowContext(ctx, `SELECT NOT EXISTS (SELECT 1 FROM records WHERE source = ?)`, in.Source).Scan(&a.firstLoad); err != nil {
 		return nil, fmt.Errorf("read stored records: %w", err)
 	}
+	if a.storedSet, err = readKeySet(ctx, a.tx, in.Source); err != nil {
+		return nil, err
+	}
 	// Records, in the order seen: the first occurrence of a key wins.
 	if err := a.applyItems(ctx); err != nil {
 		return nil, err
@@ -322,6 +333,7 @@ func (a *applier) apply(ctx context.Context) (*RunResult, error) {
 	}
 	// After a first load every current record was written by this run,
 	// seen now with no miss: there is nothing to settle.
+	a.current = a.changedSet
 	if !a.firstLoad {
 		if err := a.settleSeen(ctx); err != nil {
 			return nil, err
@@ -329,6 +341,9 @@ func (a *applier) apply(ctx context.Context) (*RunResult, error) {
 		if err := a.flush(ctx); err != nil {
 			return nil, err
 		}
+	}
+	if err := writeKeySet(ctx, a.tx, in.Source, a.current.minus(a.removedSet)); err != nil {
+		return nil, err
 	}
 
 	if err := a.storePages(ctx); err != nil {
@@ -812,6 +827,12 @@ func (a *applier) change(ctx context.Context, kind string, it *item, r *record.R
 		fj = b
 	}
 	key := it.key
+	switch kind {
+	case KindAdded, KindRestored:
+		a.changedSet.add(key)
+	case KindRemoved:
+		a.removedSet.add(key)
+	}
 	id := a.nextChange
 	a.nextChange++
 	a.changeRows.args = append(a.changeRows.args, id, key, kind, vid, fj)

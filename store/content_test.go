@@ -342,7 +342,7 @@ func TestMigrateFillsExtraNames(t *testing.T) {
 	rb := recs(1)
 	rb[0].Extra = map[string]string{"doi": "10.1/x"}
 	apply(t, s, c, input("b", StatusComplete, rb))
-	if _, err := s.db.Exec(`DROP TABLE extra_names; DROP TABLE source_sweeps; ALTER TABLE records DROP COLUMN written_by;
+	if _, err := s.db.Exec(`DROP TABLE extra_names; DROP TABLE source_sweeps; DROP TABLE source_keys; ALTER TABLE records DROP COLUMN written_by;
 		UPDATE schema_version SET version = 3`); err != nil {
 		t.Fatal(err)
 	}

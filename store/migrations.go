@@ -200,6 +200,19 @@ INSERT INTO records_by_key (source, key, version_id, content_hash, full_hash, fi
 DROP TABLE records;
 ALTER TABLE records_by_key RENAME TO records;
 `},
+	// 7: source_keys holds, per source, a digest of its current record
+	// keys (keyset.go): a run whose seen keys have the same digest saw
+	// every current record, and reads none of them to find the missed
+	// ones. fillKeySets computes it for the records already stored; every
+	// run keeps it. A source without current records has no row.
+	{sql: `
+CREATE TABLE source_keys (
+	source TEXT    PRIMARY KEY,
+	n      INTEGER NOT NULL,
+	lo     INTEGER NOT NULL,
+	hi     INTEGER NOT NULL
+) WITHOUT ROWID;
+`, fill: fillKeySets},
 }
 
 // A migration is one step of the schema history: sql, then fill, if set,

@@ -152,7 +152,20 @@ func (a *applier) removes(m missing) bool {
 // a row per key would cost several); the few records not seen are then
 // read whole.
 func (a *applier) unseen(ctx context.Context, old sweep) (unseen []missing, seenCurrent int, err error) {
+	// The current records now: those before the run and those it added
+	// or restored (nothing is removed yet).
+	cur := a.storedSet.plus(a.changedSet)
+	if cur == a.seenSet {
+		// The run saw exactly the current records: none is missed, and
+		// none needs reading.
+		a.current = cur
+		a.s.keySetSweeps.Add(1)
+		return nil, int(cur.n), nil
+	}
 	var keys []string
+	// The digest of the current keys, as read: those not staged here,
+	// plus the staged ones.
+	read := a.recSet
 	for after := ""; ; {
 		// A key with a staged record (run_items) was seen; the others are
 		// looked up in the keys seen without one.
@@ -171,6 +184,9 @@ func (a *applier) unseen(ctx context.Context, old sweep) (unseen []missing, seen
 			return nil, 0, fmt.Errorf("find missed records: decode keys: %w", err)
 		}
 		for _, k := range chunk {
+			if a.seen[k] != keyWithRecord { // those are in recSet
+				read.add(k)
+			}
 			if a.seen[k] != keyUnseen {
 				seenCurrent++
 			} else {
@@ -182,6 +198,12 @@ func (a *applier) unseen(ctx context.Context, old sweep) (unseen []missing, seen
 		}
 		after = last
 	}
+	if read != cur {
+		// Not the digest the store kept: it is corrected from the keys.
+		a.s.log.Warn("the digest of a source's current keys was off; corrected", "source", a.in.Source,
+			"kept", cur.n, "current", read.n)
+	}
+	a.current = read
 	for lo := 0; lo < len(keys); lo += keyChunk {
 		kj, err := jsonList(keys[lo:min(lo+keyChunk, len(keys))])
 		if err != nil {

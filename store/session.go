@@ -52,9 +52,12 @@ type RunSession struct {
 	// key with the same hash). recKeys counts those keys.
 	recHashes map[keyHash]struct{}
 	recKeys   int
-	keySeeds  [2]maphash.Seed
-	hashOf    func(string) keyHash // tests: a hash with collisions; nil: hashKey's own
-	dups      dupKeys              // records ignored for a key already staged
+	// seenSet is the digest of every key the run has seen (with a record
+	// or without), recSet of those with a staged record (keyset.go).
+	seenSet, recSet keySet
+	keySeeds        [2]maphash.Seed
+	hashOf          func(string) keyHash // tests: a hash with collisions; nil: hashKey's own
+	dups            dupKeys              // records ignored for a key already staged
 	// held are the staged records by seq when the caller holds them
 	// anyway (ApplyRun): changes then point at them, not at decoded
 	// copies.
@@ -373,11 +376,15 @@ func (rs *RunSession) claim(ctx context.Context, recs []record.Record, hashes, f
 		case keyReserved:
 			first[i] = claimSeen
 			rs.keys[r.Key] = keyWithRecord
+			rs.recSet.add(r.Key)
 		case keyUnseen:
 			if rs.keep {
 				newKeys++
 				first[i] = claimNew
 				rs.keys[r.Key] = keyWithRecord
+				lo, hi := keyHash128(r.Key)
+				rs.seenSet.addHash(lo, hi)
+				rs.recSet.addHash(lo, hi)
 				break
 			}
 			h := rs.hashKey(r.Key)
@@ -398,6 +405,9 @@ func (rs *RunSession) claim(ctx context.Context, recs []record.Record, hashes, f
 			first[i] = claimNew
 			rs.recHashes[h] = struct{}{}
 			rs.recKeys++
+			lo, hi := keyHash128(r.Key)
+			rs.seenSet.addHash(lo, hi)
+			rs.recSet.addHash(lo, hi)
 		}
 		if rs.keep {
 			// Its seq is its index in rs.held.
@@ -487,6 +497,7 @@ func (rs *RunSession) addSeen(ctx context.Context, keys []string, how uint8) (in
 		}
 		n++
 		rs.keys[key] = how
+		rs.seenSet.add(key)
 	}
 	return n, nil
 }
@@ -606,7 +617,7 @@ func (rs *RunSession) Finish(ctx context.Context, in RunInput) (*RunResult, erro
 		return nil, fmt.Errorf("source %s: apply run: begin: %w", in.Source, err)
 	}
 	defer tx.Rollback()
-	a := &applier{s: s, tx: tx, in: &in, now: s.opts.Now().UTC(), keep: rs.keep, dups: rs.dups, seen: rs.keys, seenRecords: rs.recKeys, held: rs.held, heldHash: rs.heldHash, heldFull: rs.heldFull, extraNames: rs.extraNames}
+	a := &applier{s: s, tx: tx, in: &in, now: s.opts.Now().UTC(), keep: rs.keep, dups: rs.dups, seen: rs.keys, seenRecords: rs.recKeys, seenSet: rs.seenSet, recSet: rs.recSet, held: rs.held, heldHash: rs.heldHash, heldFull: rs.heldFull, extraNames: rs.extraNames}
 	defer a.close()
 	res, err := a.apply(ctx)
 	if err != nil {

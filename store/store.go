@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/mattn/go-sqlite3" // also registers the "sqlite3" driver
@@ -57,6 +58,9 @@ type Store struct {
 	// keysPerRead is how many stored keys a run reads at a time to find
 	// those it missed (tests make it small).
 	keysPerRead int
+	// keySetSweeps counts the runs that found every current record seen
+	// by the digest of their keys alone (keyset.go), for tests.
+	keySetSweeps atomic.Int64
 }
 
 // busyTimeout is how long a connection waits for another writer.
