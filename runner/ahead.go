@@ -12,23 +12,30 @@ import (
 // ahead fetches listing pages ahead of the walk, up to the walk's
 // concurrency at once, and hands them back in the order they were asked
 // for. Pages dropped before they are popped never reach the run.
+//
+// The fetches run on up to concurrency long-lived workers rather than a
+// goroutine each: a fetch needs a deep stack (colly's URL parser), which
+// a new goroutine would grow by copying, page after page.
 type ahead struct {
-	w      *walk
-	parent context.Context
-	ctx    context.Context
-	cancel context.CancelFunc
-	sem    chan struct{}
-	queue  []*future
+	w       *walk
+	parent  context.Context
+	ctx     context.Context
+	cancel  context.CancelFunc
+	jobs    chan *future // futures not started yet; never more than the concurrency
+	workers int
+	queue   []*future
 }
 
 type future struct {
 	u    string
+	ctx  context.Context // the ahead's context when it was pushed
 	done chan struct{}
 	f    *fetched
 }
 
+// ahead starts fetching ahead; the caller must stop it.
 func (w *walk) ahead(ctx context.Context) *ahead {
-	a := &ahead{w: w, parent: ctx, sem: make(chan struct{}, w.concurrency())}
+	a := &ahead{w: w, parent: ctx, jobs: make(chan *future, w.concurrency())}
 	a.ctx, a.cancel = context.WithCancel(ctx)
 	return a
 }
@@ -38,22 +45,28 @@ func (a *ahead) len() int { return len(a.queue) }
 // front is the URL of the oldest page asked for.
 func (a *ahead) front() string { return a.queue[0].u }
 
-// push starts fetching u.
+// push starts fetching u. The walks push at most their concurrency of
+// pages before popping one.
 func (a *ahead) push(u string) {
-	fu := &future{u: u, done: make(chan struct{})}
+	fu := &future{u: u, ctx: a.ctx, done: make(chan struct{})}
 	a.queue = append(a.queue, fu)
-	ctx := a.ctx
-	go func() {
-		defer close(fu.done)
-		select {
-		case a.sem <- struct{}{}:
-		case <-ctx.Done():
-			fu.f = &fetched{u: u, pastErr: ctx.Err()}
-			return
+	if a.workers < cap(a.jobs) {
+		a.workers++
+		go a.work()
+	}
+	a.jobs <- fu
+}
+
+// work fetches the pages pushed until stop.
+func (a *ahead) work() {
+	for fu := range a.jobs {
+		if err := fu.ctx.Err(); err != nil {
+			fu.f = &fetched{u: fu.u, pastErr: err}
+		} else {
+			fu.f = a.w.fetch(fu.ctx, fu.u)
 		}
-		defer func() { <-a.sem }()
-		fu.f = a.w.fetch(ctx, u)
-	}()
+		close(fu.done)
+	}
 }
 
 // pop waits for the oldest page and returns it.
@@ -62,6 +75,13 @@ func (a *ahead) pop() *fetched {
 	a.queue = a.queue[1:]
 	<-fu.done
 	return fu.f
+}
+
+// stop drops every page not yet popped and ends the workers.
+func (a *ahead) stop() {
+	a.drop()
+	a.cancel()
+	close(a.jobs)
 }
 
 // drop cancels every page not yet popped, waits for their fetches to end

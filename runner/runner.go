@@ -347,7 +347,7 @@ func (w *walk) window(inFlight int) int {
 // walkURLs visits a list of pages known up front, fetching ahead.
 func (w *walk) walkURLs(ctx context.Context, urls []string) {
 	a := w.ahead(ctx)
-	defer a.drop()
+	defer a.stop()
 	next := 0
 	for {
 		for next < len(urls) && a.len() < w.concurrency() && len(w.pages)+a.len() < w.seed.Limits.MaxPages {
@@ -383,7 +383,7 @@ func (w *walk) walkNext(ctx context.Context) {
 		}
 	}
 	a := w.ahead(ctx)
-	defer a.drop()
+	defer a.stop()
 	for len(queue) > 0 {
 		if ctx.Err() != nil {
 			return
@@ -444,7 +444,7 @@ func (w *walk) walkParam(ctx context.Context, start string) {
 		n = *p.Start
 	}
 	a := w.ahead(ctx)
-	defer a.drop()
+	defer a.stop()
 	for i := 0; ; i++ {
 		for a.len() < w.window(a.len()) && len(w.pages)+a.len() < w.seed.Limits.MaxPages {
 			u, err := withParam(start, p.Param, n)
