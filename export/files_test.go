@@ -164,6 +164,17 @@ func TestWriteRunFiles(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(out, "iom", "5", "manifest.json")); err != nil {
 		t.Errorf("run 5 has its own directory still: %v", err)
 	}
+	// Run 7's files, which latest/ was before, are still run 7's: latest/
+	// moved on without touching them. Here (a file system with hard
+	// links) latest/ holds run 8's own files, not copies.
+	checkFiles(t, dir, onDisk)
+	for _, name := range []string{"added.csv", "removed.csv", "manifest.json"} {
+		a, errA := os.Stat(filepath.Join(latest, name))
+		b, errB := os.Stat(filepath.Join(out, "iom", "8", name))
+		if errA != nil || errB != nil || !os.SameFile(a, b) {
+			t.Errorf("latest/%s is not run 8's file (%v, %v)", name, errA, errB)
+		}
+	}
 	noTempFiles(t, out)
 }
 

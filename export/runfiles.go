@@ -142,8 +142,10 @@ func WriteRunFilesFrom(ctx context.Context, outDir string, run store.Run, src Ch
 	return m, nil
 }
 
-// refreshLatest copies the run's files into latest/, manifest last,
-// unless latest/ holds a newer run.
+// refreshLatest puts the run's files into latest/, manifest last,
+// unless latest/ holds a newer run. Each is a hard link to the run's own
+// file (already synced), renamed over the old one; where the file system
+// has no hard links, a copy.
 func refreshLatest(ctx context.Context, latest, runDir string, m *Manifest, manifest []byte) error {
 	if err := os.MkdirAll(latest, 0o755); err != nil {
 		return err
@@ -162,12 +164,41 @@ func refreshLatest(ctx context.Context, latest, runDir string, m *Manifest, mani
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := copyFile(filepath.Join(latest, fe.Name), filepath.Join(runDir, fe.Name)); err != nil {
+		if err := linkInto(filepath.Join(latest, fe.Name), filepath.Join(runDir, fe.Name)); err != nil {
 			return err
 		}
 	}
 	syncDir(latest) // the files are in place before the manifest
-	return writeBytes(filepath.Join(latest, ManifestName), manifest)
+	if err := linkInto(filepath.Join(latest, ManifestName), filepath.Join(runDir, ManifestName)); err != nil {
+		return err
+	}
+	syncDir(latest)
+	return nil
+}
+
+// linkInto makes dst the file src is, atomically: a hard link under a
+// temporary name, renamed over dst. Where that fails (a file system
+// without hard links), dst becomes a copy of src. The caller syncs dst's
+// directory.
+func linkInto(dst, src string) error {
+	dir, base := filepath.Split(dst)
+	if dir == "" {
+		dir = "."
+	}
+	tmp, err := os.CreateTemp(dir, "."+base+".*.tmp") // a fresh name
+	if err != nil {
+		return fmt.Errorf("write %s: %w", dst, err)
+	}
+	tmp.Close()
+	os.Remove(tmp.Name())
+	if err := os.Link(src, tmp.Name()); err != nil {
+		return copyFile(dst, src)
+	}
+	if err := os.Rename(tmp.Name(), dst); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write %s: rename into place: %w", dst, err)
+	}
+	return nil
 }
 
 func copyFile(dst, src string) error {
