@@ -109,18 +109,18 @@ func (s *Session) loadRobots(ctx context.Context, e *robotsEntry) *Error {
 			case status >= 200 && status < 300:
 				data, perr := robotstxt.FromBytes(body)
 				if perr != nil {
-					s.log.Warn("robots.txt does not parse; treating it as allowing everything", "source", s.seed.ID, "url", e.url, "err", perr)
+					s.log.Warn("robots.txt does not parse; treating it as allowing everything", "url", e.url, "err", perr)
 					return nil
 				}
 				e.group = data.FindGroup(s.agent)
 				e.body = body
-				s.log.Debug("robots.txt loaded", "source", s.seed.ID, "url", e.url, "crawl_delay", e.group.CrawlDelay)
+				s.log.Debug("robots.txt loaded", "url", e.url, "crawl_delay", e.group.CrawlDelay)
 				return nil
 			case status >= 300 && status < 400:
-				s.log.Info("robots.txt redirects too often; treating it as absent", "source", s.seed.ID, "url", e.url, "status", status)
+				s.log.Info("robots.txt redirects too often; treating it as absent", "url", e.url, "status", status)
 				return nil
 			case status >= 400 && status < 500 && status != http.StatusTooManyRequests:
-				s.log.Debug("no robots.txt; everything allowed", "source", s.seed.ID, "url", e.url, "status", status)
+				s.log.Debug("no robots.txt; everything allowed", "url", e.url, "status", status)
 				return nil
 			}
 		}
@@ -141,7 +141,7 @@ func (s *Session) loadRobots(ctx context.Context, e *robotsEntry) *Error {
 			return s.errorf(e.url, status, KindBlocked, "robots.txt unavailable, so every page of the host is off limits")
 		}
 		wait := s.c.backoff(attempt)
-		s.log.Info("retrying robots.txt", "source", s.seed.ID, "url", e.url, "status", status, "err", err, "wait", wait)
+		s.log.Info("retrying robots.txt", "url", e.url, "status", status, "err", err, "wait", wait)
 		if err := s.c.cfg.Sleep(ctx, wait); err != nil {
 			return s.errorf(e.url, 0, KindTransient, "load robots.txt: %w", err)
 		}
