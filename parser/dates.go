@@ -6,7 +6,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -38,7 +37,7 @@ func buildMonths() map[string]int {
 
 // monthAlt is a regexp alternation of the month names, longest first so
 // that "sept" wins over "sep".
-func monthAlt() string {
+var monthAlt = func() string {
 	names := make([]string, 0, len(months))
 	for n := range months {
 		names = append(names, regexp.QuoteMeta(n))
@@ -50,35 +49,26 @@ func monthAlt() string {
 		return names[i] < names[j]
 	})
 	return strings.Join(names, "|")
-}
+}()
 
-// dateRegexps are the date patterns. They are compiled on first use
-// (dateREs), not when the program starts: a run whose pages were all
-// not modified parses none, and compiling them (the month names make
-// three of them large) was a millisecond of every process's start.
-type dateRegexps struct {
-	isoDate, dmyName, mdyName, numDate, monthYear, isoMonth, year *regexp.Regexp
-}
-
-var dateREs = sync.OnceValue(func() *dateRegexps {
-	monthAlt := monthAlt()
-	return &dateRegexps{
-		// 2019-03-12, 2019/03/12, 2019-03-12T10:00:00Z
-		isoDate: regexp.MustCompile(`(?:^|[^\d])(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:$|[^\d])`),
-		// 12 March 2019, 12. März 2019, 27 de enero de 2026, 1er mars 2019,
-		// 12-Mar-2019 (DSpace, Oracle)
-		dmyName: regexp.MustCompile(`(?i)(?:^|[^\pL\d])(\d{1,2})(?:st|nd|rd|th|er|º|°)?\.?(?:\s+|-)(?:de\s+)?(` + monthAlt + `)\.?,?(?:\s+|-)(?:de\s+|del\s+)?(\d{4})(?:$|[^\d])`),
-		// March 12, 2019; Jan. 16, 2025; Sept. 12, 2023
-		mdyName: regexp.MustCompile(`(?i)(?:^|[^\pL\d])(` + monthAlt + `)\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})(?:$|[^\d])`),
-		// 03/12/2019, 3/12/19, 12.03.2019
-		numDate: regexp.MustCompile(`(?:^|[^\d/.-])(\d{1,2})([/.-])(\d{1,2})([/.-])(\d{4}|\d{2})(?:$|[^\d/.-])`),
-		// March 2019, enero de 2026
-		monthYear: regexp.MustCompile(`(?i)(?:^|[^\pL\d])(` + monthAlt + `)\.?,?\s+(?:de\s+|del\s+)?(\d{4})(?:$|[^\d])`),
-		// 2019-03
-		isoMonth: regexp.MustCompile(`(?:^|[^\d])(\d{4})-(\d{1,2})(?:$|[^\d])`),
-		year:     regexp.MustCompile(`(?:^|[^\d])(\d{4})(?:$|[^\d])`),
-	}
-})
+// The date patterns, compiled on first use (three hold every month name
+// and are large).
+var (
+	// 2019-03-12, 2019/03/12, 2019-03-12T10:00:00Z
+	isoDateRE = lazyRegexp(`(?:^|[^\d])(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:$|[^\d])`)
+	// 12 March 2019, 12. März 2019, 27 de enero de 2026, 1er mars 2019,
+	// 12-Mar-2019 (DSpace, Oracle)
+	dmyNameRE = lazyRegexp(`(?i)(?:^|[^\pL\d])(\d{1,2})(?:st|nd|rd|th|er|º|°)?\.?(?:\s+|-)(?:de\s+)?(` + monthAlt + `)\.?,?(?:\s+|-)(?:de\s+|del\s+)?(\d{4})(?:$|[^\d])`)
+	// March 12, 2019; Jan. 16, 2025; Sept. 12, 2023
+	mdyNameRE = lazyRegexp(`(?i)(?:^|[^\pL\d])(` + monthAlt + `)\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})(?:$|[^\d])`)
+	// 03/12/2019, 3/12/19, 12.03.2019
+	numDateRE = lazyRegexp(`(?:^|[^\d/.-])(\d{1,2})([/.-])(\d{1,2})([/.-])(\d{4}|\d{2})(?:$|[^\d/.-])`)
+	// March 2019, enero de 2026
+	monthYearRE = lazyRegexp(`(?i)(?:^|[^\pL\d])(` + monthAlt + `)\.?,?\s+(?:de\s+|del\s+)?(\d{4})(?:$|[^\d])`)
+	// 2019-03
+	isoMonthRE = lazyRegexp(`(?:^|[^\d])(\d{4})-(\d{1,2})(?:$|[^\d])`)
+	yearRE     = lazyRegexp(`(?:^|[^\d])(\d{4})(?:$|[^\d])`)
+)
 
 // ParseDate finds the first date in text and returns it as ISO 8601:
 // YYYY-MM-DD, or YYYY-MM / YYYY when the text says no more. Day-first
@@ -98,7 +88,6 @@ func ParseDate(text string, dmy bool) (iso string, ok bool) {
 			return text[0:10], true
 		}
 	}
-	re := dateREs()
 	var best *cand
 	consider := func(pos int, y, m, d int) {
 		if !validDate(y, m, d) {
@@ -108,16 +97,16 @@ func ParseDate(text string, dmy bool) (iso string, ok bool) {
 			best = &cand{pos, fmt.Sprintf("%04d-%02d-%02d", y, m, d)}
 		}
 	}
-	for _, m := range re.isoDate.FindAllStringSubmatchIndex(text, -1) {
+	for _, m := range isoDateRE().FindAllStringSubmatchIndex(text, -1) {
 		consider(m[2], atoi(text[m[2]:m[3]]), atoi(text[m[4]:m[5]]), atoi(text[m[6]:m[7]]))
 	}
-	for _, m := range re.dmyName.FindAllStringSubmatchIndex(text, -1) {
+	for _, m := range dmyNameRE().FindAllStringSubmatchIndex(text, -1) {
 		consider(m[2], atoi(text[m[6]:m[7]]), months[strings.ToLower(text[m[4]:m[5]])], atoi(text[m[2]:m[3]]))
 	}
-	for _, m := range re.mdyName.FindAllStringSubmatchIndex(text, -1) {
+	for _, m := range mdyNameRE().FindAllStringSubmatchIndex(text, -1) {
 		consider(m[2], atoi(text[m[6]:m[7]]), months[strings.ToLower(text[m[2]:m[3]])], atoi(text[m[4]:m[5]]))
 	}
-	for _, m := range re.numDate.FindAllStringSubmatchIndex(text, -1) {
+	for _, m := range numDateRE().FindAllStringSubmatchIndex(text, -1) {
 		if text[m[4]:m[5]] != text[m[8]:m[9]] {
 			continue // 3/12-19: mixed separators are not a date
 		}
@@ -138,7 +127,7 @@ func ParseDate(text string, dmy bool) (iso string, ok bool) {
 		return best.iso, true
 	}
 	// Month and year only.
-	for _, m := range re.monthYear.FindAllStringSubmatchIndex(text, -1) {
+	for _, m := range monthYearRE().FindAllStringSubmatchIndex(text, -1) {
 		y, mo := atoi(text[m[4]:m[5]]), months[strings.ToLower(text[m[2]:m[3]])]
 		if plausibleYear(y) && mo >= 1 {
 			if best == nil || m[2] < best.pos {
@@ -146,7 +135,7 @@ func ParseDate(text string, dmy bool) (iso string, ok bool) {
 			}
 		}
 	}
-	for _, m := range re.isoMonth.FindAllStringSubmatchIndex(text, -1) {
+	for _, m := range isoMonthRE().FindAllStringSubmatchIndex(text, -1) {
 		y, mo := atoi(text[m[2]:m[3]]), atoi(text[m[4]:m[5]])
 		if plausibleYear(y) && mo >= 1 && mo <= 12 {
 			if best == nil || m[2] < best.pos {
@@ -168,7 +157,7 @@ func ParseDate(text string, dmy bool) (iso string, ok bool) {
 func FirstYear(text string) (int, bool) {
 	rest := text
 	for {
-		m := dateREs().year.FindStringSubmatchIndex(rest)
+		m := yearRE().FindStringSubmatchIndex(rest)
 		if m == nil {
 			return 0, false
 		}

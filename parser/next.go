@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"unicode"
 
 	"golang.org/x/net/html"
@@ -168,14 +169,20 @@ func isScriptLink(href string, a *html.Node) bool {
 	return false
 }
 
+// lazyRegexp compiles expr on first use, not at program start: a run
+// whose pages were all not modified parses none.
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+}
+
 // Counts a page gives of its own results. Conservative on purpose: a
 // range "A-B of N" (in a few languages), or "N results" not followed by
 // "per page".
 var (
-	rangeTotalRE = regexp.MustCompile(`(?i)(?:^|[^\d])(\d[\d,.\x{a0}]*)\s*(?:-|–|—|to|a|à|al|bis)\s*(\d[\d,.\x{a0}]*)\s+(?:of|de|sur|von|van|di|out of)\s+(?:about\s+|approximately\s+|un total de\s+)?(\d[\d,.\x{a0}]*)(?:$|[^\d])`)
-	showTotalRE  = regexp.MustCompile(`(?i)(?:^|[^\pL\d])(?:showing|displaying|viewing|mostrando|affichage|résultats|results|items|records|entries|anzeige)\b`)
-	countTotalRE = regexp.MustCompile(`(?i)(?:^|[^\d,.])(\d[\d,.\x{a0}]*)\s+(results?|resultados?|résultats?|hits|treffer|ergebnisse)(?:$|[^\pL])`)
-	perPageRE    = regexp.MustCompile(`(?i)^\s*(?:per\s+page|por\s+página|par\s+page|pro\s+seite)`)
+	rangeTotalRE = lazyRegexp(`(?i)(?:^|[^\d])(\d[\d,.\x{a0}]*)\s*(?:-|–|—|to|a|à|al|bis)\s*(\d[\d,.\x{a0}]*)\s+(?:of|de|sur|von|van|di|out of)\s+(?:about\s+|approximately\s+|un total de\s+)?(\d[\d,.\x{a0}]*)(?:$|[^\d])`)
+	showTotalRE  = lazyRegexp(`(?i)(?:^|[^\pL\d])(?:showing|displaying|viewing|mostrando|affichage|résultats|results|items|records|entries|anzeige)\b`)
+	countTotalRE = lazyRegexp(`(?i)(?:^|[^\d,.])(\d[\d,.\x{a0}]*)\s+(results?|resultados?|résultats?|hits|treffer|ergebnisse)(?:$|[^\pL])`)
+	perPageRE    = lazyRegexp(`(?i)^\s*(?:per\s+page|por\s+página|par\s+page|pro\s+seite)`)
 )
 
 // totalCounter reads the page's count of results line by line, in one
@@ -228,7 +235,7 @@ func pageTotalRE(text string, ranged, counted bool) int {
 	if !ranged {
 		goto count
 	}
-	for _, m := range rangeTotalRE.FindAllStringSubmatchIndex(text, -1) {
+	for _, m := range rangeTotalRE().FindAllStringSubmatchIndex(text, -1) {
 		a, _ := FirstInt(text[m[2]:m[3]])
 		b, _ := FirstInt(text[m[4]:m[5]])
 		n, _ := FirstInt(text[m[6]:m[7]])
@@ -238,7 +245,7 @@ func pageTotalRE(text string, ranged, counted bool) int {
 		// The range must read as a results count: a word such as
 		// "showing" or "results" shortly before or after.
 		lo, hi := max(0, m[0]-40), min(len(text), m[1]+40)
-		if showTotalRE.MatchString(text[lo:hi]) {
+		if showTotalRE().MatchString(text[lo:hi]) {
 			return n
 		}
 	}
@@ -246,8 +253,8 @@ count:
 	if !counted {
 		return 0
 	}
-	for _, m := range countTotalRE.FindAllStringSubmatchIndex(text, -1) {
-		if perPageRE.MatchString(text[m[5]:]) {
+	for _, m := range countTotalRE().FindAllStringSubmatchIndex(text, -1) {
+		if perPageRE().MatchString(text[m[5]:]) {
 			continue
 		}
 		if n, ok := FirstInt(text[m[2]:m[3]]); ok && n > 0 {
@@ -292,12 +299,12 @@ func totalShape(text string) (runs int, counted bool) {
 }
 
 var (
-	scriptFetchRE   = regexp.MustCompile(`(?i)\bfetch\s*\(|XMLHttpRequest|\.ajax\s*\(|axios|graphql|__NEXT_DATA__|window\.__INITIAL_STATE__`)
-	enableScriptsRE = regexp.MustCompile(`(?i)(enable|activate|turn on|habilit|activ|aktivier)\w*\s+(?:\w+\s+){0,3}javascript|javascript\s+(?:is\s+)?(?:required|disabled|must be enabled|est désactivé|está desactivado)`)
+	scriptFetchRE   = lazyRegexp(`(?i)\bfetch\s*\(|XMLHttpRequest|\.ajax\s*\(|axios|graphql|__NEXT_DATA__|window\.__INITIAL_STATE__`)
+	enableScriptsRE = lazyRegexp(`(?i)(enable|activate|turn on|habilit|activ|aktivier)\w*\s+(?:\w+\s+){0,3}javascript|javascript\s+(?:is\s+)?(?:required|disabled|must be enabled|est désactivé|está desactivado)`)
 )
 
 // scriptWritesRE matches script code that writes markup into the page.
-var scriptWritesRE = regexp.MustCompile(`\.innerHTML\s*\+?=|insertAdjacentHTML|document\.write|\.appendChild\s*\(|\.append\s*\(|\.html\s*\(|createElement\s*\(|render\s*\(`)
+var scriptWritesRE = lazyRegexp(`\.innerHTML\s*\+?=|insertAdjacentHTML|document\.write|\.appendChild\s*\(|\.append\s*\(|\.html\s*\(|createElement\s*\(|render\s*\(`)
 
 // scriptBuilt reports whether a page appears to build its list with
 // scripts: an inline script that fetches data, a <noscript> asking for
@@ -317,7 +324,7 @@ func scriptBuilt(doc *html.Node) bool {
 			switch n.DataAtom {
 			case atom.Script:
 				if _, src := attr(n, "src"); !src && n.FirstChild != nil {
-					if scriptFetchRE.MatchString(n.FirstChild.Data) {
+					if scriptFetchRE().MatchString(n.FirstChild.Data) {
 						found = true
 						return
 					}
@@ -333,7 +340,7 @@ func scriptBuilt(doc *html.Node) bool {
 						writeText(&b, c)
 					}
 				}
-				if enableScriptsRE.MatchString(b.String()) {
+				if enableScriptsRE().MatchString(b.String()) {
 					found = true
 					return
 				}
@@ -357,7 +364,7 @@ func scriptBuilt(doc *html.Node) bool {
 		return true
 	}
 	js := scripts.String()
-	if len(emptyIDs) == 0 || !scriptWritesRE.MatchString(js) {
+	if len(emptyIDs) == 0 || !scriptWritesRE().MatchString(js) {
 		return false
 	}
 	for _, id := range emptyIDs {

@@ -175,7 +175,7 @@ func docTotalRef(doc *html.Node) int {
 // pageTotal reads a count of results from one line of text, 0 when it
 // states none clearly.
 func pageTotalRef(text string) int {
-	for _, m := range rangeTotalRE.FindAllStringSubmatchIndex(text, -1) {
+	for _, m := range rangeTotalRE().FindAllStringSubmatchIndex(text, -1) {
 		a, _ := FirstInt(text[m[2]:m[3]])
 		b, _ := FirstInt(text[m[4]:m[5]])
 		n, _ := FirstInt(text[m[6]:m[7]])
@@ -185,12 +185,12 @@ func pageTotalRef(text string) int {
 		// The range must read as a results count: a word such as
 		// "showing" or "results" shortly before or after.
 		lo, hi := max(0, m[0]-40), min(len(text), m[1]+40)
-		if showTotalRE.MatchString(text[lo:hi]) {
+		if showTotalRE().MatchString(text[lo:hi]) {
 			return n
 		}
 	}
-	for _, m := range countTotalRE.FindAllStringSubmatchIndex(text, -1) {
-		if perPageRE.MatchString(text[m[5]:]) {
+	for _, m := range countTotalRE().FindAllStringSubmatchIndex(text, -1) {
+		if perPageRE().MatchString(text[m[5]:]) {
 			continue
 		}
 		if n, ok := FirstInt(text[m[2]:m[3]]); ok && n > 0 {
