@@ -147,10 +147,12 @@ func (a *applier) removes(m missing) bool {
 }
 
 // unseen reads, in key order, the current records the run neither wrote
-// nor saw, and counts those it saw without writing them. The keys come
-// as JSON arrays of a few thousand (one row, one driver call each, where
-// a row per key would cost several); the few records not seen are then
-// read whole.
+// nor saw, and counts those it saw without writing them. When the digest
+// of the keys the run saw is that of the source's current keys
+// (keyset.go) there are none, and nothing is read. Otherwise the keys
+// come as JSON arrays of a few thousand (one row, one driver call each,
+// where a row per key would cost several), which also give the digest of
+// the current keys afresh; the few records not seen are then read whole.
 func (a *applier) unseen(ctx context.Context, old sweep) (unseen []missing, seenCurrent int, err error) {
 	// The current records now: those before the run and those it added
 	// or restored (nothing is removed yet).
