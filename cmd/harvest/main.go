@@ -17,6 +17,7 @@ func main() {
 	defer stop()
 	if len(os.Args) > 1 && os.Args[1] == "export" {
 		streamingGC(os.Getenv)
+		growPipe(os.Stdout) // for an export piped into another program
 	}
 	os.Exit(run(ctx, os.Args[1:], &env{
 		stdout: os.Stdout,
