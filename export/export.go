@@ -145,7 +145,7 @@ func write(w io.Writer, what string, o Options, body func(bw *bufio.Writer, form
 	if err != nil {
 		return 0, err
 	}
-	bw := bufio.NewWriterSize(w, 256<<10)
+	bw := bufio.NewWriterSize(w, 64<<10) // w itself when it is a large enough *bufio.Writer
 	n, err := body(bw, format)
 	if err != nil {
 		return n, fmt.Errorf("export %s as %s: %w", what, format, err)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"flag"
 	"fmt"
@@ -184,10 +185,22 @@ func applySince(f *store.ChangeFilter, since string, now time.Time) error {
 	return fmt.Errorf("%w: --since %q: give a run id (12), a time (2026-01-02T15:04:05Z) or a duration (24h)", errUsage, since)
 }
 
+// stdoutBuffer is the buffer of an export to standard output: into a
+// pipe (see growPipe), fewer and larger writes than the export's own
+// 64 KiB let the reader keep up.
+const stdoutBuffer = 256 << 10
+
 // writeOut writes to stdout, or to path atomically.
 func writeOut(path string, stdout io.Writer, write func(io.Writer) error) error {
 	if path == "" || path == "-" {
-		return write(stdout)
+		bw := bufio.NewWriterSize(stdout, stdoutBuffer)
+		if err := write(bw); err != nil {
+			return err
+		}
+		if err := bw.Flush(); err != nil {
+			return fmt.Errorf("write standard output: %w", err)
+		}
+		return nil
 	}
 	return export.AtomicWriteFile(path, write)
 }
