@@ -342,17 +342,8 @@ func TestMigrateFillsExtraNames(t *testing.T) {
 	rb := recs(1)
 	rb[0].Extra = map[string]string{"doi": "10.1/x"}
 	apply(t, s, c, input("b", StatusComplete, rb))
-	if _, err := s.db.Exec(`DROP TABLE extra_names; DROP TABLE source_sweeps; DROP TABLE source_keys; ALTER TABLE records DROP COLUMN written_by;
-		UPDATE schema_version SET version = 3`); err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-
-	s2, err := Open(ctx, path, Options{Now: c.Now})
-	if err != nil {
-		t.Fatalf("open a schema-3 database: %v", err)
-	}
-	defer s2.Close()
+	s2 := reopenOlder(t, s, path, `DROP TABLE extra_names; DROP TABLE source_sweeps; DROP TABLE source_keys; ALTER TABLE records DROP COLUMN written_by;
+		UPDATE schema_version SET version = 3`, Options{Now: c.Now})
 	for src, want := range map[string][]string{"a": {"note", "pdf"}, "b": {"doi"}} {
 		if got, err := s2.ExtraNames(ctx, RecordFilter{Sources: []string{src}}); err != nil || !slices.Equal(got, want) {
 			t.Errorf("after migration, ExtraNames(%s) = %v, %v; want %v", src, got, err, want)

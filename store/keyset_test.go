@@ -1,7 +1,6 @@
 package store
 
 import (
-	"context"
 	"fmt"
 	"testing"
 )
@@ -68,7 +67,6 @@ func TestKeySetIsASetDigest(t *testing.T) {
 // reads the current keys, finds what it missed as before, and stores the
 // right digest; the next unchanged run goes by the digest alone.
 func TestKeySetFilledAndCorrected(t *testing.T) {
-	ctx := context.Background()
 	c := newClock()
 	s, path := newStore(t, Options{Now: c.Now})
 	all := recs(6)
@@ -78,16 +76,7 @@ func TestKeySetFilledAndCorrected(t *testing.T) {
 	apply(t, s, c, input("a", StatusComplete, without(all, 5))) // the second: removed
 	checkKeySet(t, s, "a")
 	checkKeySet(t, s, "b")
-	if _, err := s.db.Exec(`DROP TABLE source_keys; UPDATE schema_version SET version = 6`); err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-
-	s, err := Open(ctx, path, Options{Now: c.Now})
-	if err != nil {
-		t.Fatalf("open a schema-6 database: %v", err)
-	}
-	defer s.Close()
+	s = reopenOlder(t, s, path, `DROP TABLE source_keys; UPDATE schema_version SET version = 6`, Options{Now: c.Now})
 	checkKeySet(t, s, "a")
 	checkKeySet(t, s, "b")
 	res := apply(t, s, c, input("a", StatusComplete, without(all, 5)))

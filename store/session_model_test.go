@@ -359,8 +359,12 @@ func reviewScenario(t *testing.T, seed uint64, nKeys int) (byDigest, runs int64)
 // that of the keys of its current records.
 func checkKeySet(t *testing.T, s *Store, source string) {
 	t.Helper()
+	keys, err := queryStrings(context.Background(), s.db, `SELECT key FROM records WHERE source = ? AND removed_at IS NULL`, source)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var want keySet
-	for _, k := range queryStrs(t, s, `SELECT key FROM records WHERE source = ? AND removed_at IS NULL`, source) {
+	for _, k := range keys {
 		want.add(k)
 	}
 	got, err := readKeySet(context.Background(), s.db, source)
@@ -370,27 +374,6 @@ func checkKeySet(t *testing.T, s *Store, source string) {
 	if got != want {
 		t.Fatalf("source %s: stored key digest %+v, want %+v (of its %d current records)", source, got, want, want.n)
 	}
-}
-
-func queryStrs(t *testing.T, s *Store, q string, args ...any) []string {
-	t.Helper()
-	rows, err := s.db.Query(q, args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var v string
-		if err := rows.Scan(&v); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, v)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // A session's page outcomes (more than one batch of them): every one is

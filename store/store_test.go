@@ -54,6 +54,23 @@ func newStore(t testing.TB, opts Options) (*Store, string) {
 	return s, path
 }
 
+// reopenOlder turns s's database (at path) back into an older schema
+// with downgrade, which also sets schema_version, closes s and opens the
+// file again, migrating it forward; the new store is closed at cleanup.
+func reopenOlder(t *testing.T, s *Store, path, downgrade string, opts Options) *Store {
+	t.Helper()
+	if _, err := s.db.Exec(downgrade); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s2, err := Open(context.Background(), path, opts)
+	if err != nil {
+		t.Fatalf("open an older database: %v", err)
+	}
+	t.Cleanup(func() { s2.Close() })
+	return s2
+}
+
 func rec(key, title string) record.Record {
 	return record.Record{
 		Key:        key,
