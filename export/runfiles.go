@@ -135,7 +135,7 @@ func WriteRunFilesFrom(ctx context.Context, outDir string, run store.Run, src Ch
 	if err := writeBytes(filepath.Join(dir, ManifestName), manifest); err != nil {
 		return nil, fmt.Errorf("run files of source %s run %d: %w", run.Source, run.ID, err)
 	}
-	if err := refreshLatest(ctx, filepath.Join(outDir, run.Source, LatestDir), dir, m, manifest); err != nil {
+	if err := refreshLatest(ctx, filepath.Join(outDir, run.Source, LatestDir), dir, m); err != nil {
 		return m, fmt.Errorf("run files of source %s run %d written to %s, but %s/ was not refreshed: %w",
 			run.Source, run.ID, dir, LatestDir, err)
 	}
@@ -146,7 +146,7 @@ func WriteRunFilesFrom(ctx context.Context, outDir string, run store.Run, src Ch
 // unless latest/ holds a newer run. Each is a hard link to the run's own
 // file (already synced), renamed over the old one; where the file system
 // has no hard links, a copy.
-func refreshLatest(ctx context.Context, latest, runDir string, m *Manifest, manifest []byte) error {
+func refreshLatest(ctx context.Context, latest, runDir string, m *Manifest) error {
 	if err := os.MkdirAll(latest, 0o755); err != nil {
 		return err
 	}
