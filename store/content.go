@@ -113,6 +113,16 @@ type contentDecoder struct {
 	err error
 }
 
+// varint reads a signed varint as binary.AppendVarint writes it (zigzag).
+func (d *contentDecoder) varint() int64 {
+	ux := d.uvarint()
+	x := int64(ux >> 1)
+	if ux&1 != 0 {
+		x = ^x
+	}
+	return x
+}
+
 func (d *contentDecoder) uvarint() uint64 {
 	if len(d.s) > 0 && d.s[0] < 0x80 { // one byte: most lengths and counts
 		x := uint64(d.s[0])
@@ -188,12 +198,7 @@ func decodeBinary(s string, r *record.Record) error {
 	r.Countries, buf = d.listAppend(buf)
 	r.Regions, buf = d.listAppend(buf)
 	r.Authors, buf = d.listAppend(buf)
-	ux := d.uvarint()
-	year := int64(ux >> 1)
-	if ux&1 != 0 {
-		year = ^year
-	}
-	r.Year = int(year)
+	r.Year = int(d.varint())
 	r.Categories, _ = d.listAppend(buf)
 	r.Language = d.str()
 	r.Extra = nil

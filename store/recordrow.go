@@ -106,12 +106,7 @@ func decodeRowContent(data string, r *RecordRow) error {
 	r.countries, buf = d.listAppend(buf)
 	r.regions, buf = d.listAppend(buf)
 	r.authors, buf = d.listAppend(buf)
-	ux := d.uvarint()
-	year := int64(ux >> 1)
-	if ux&1 != 0 {
-		year = ^year
-	}
-	r.year = int(year)
+	r.year = int(d.varint())
 	r.categories, buf = d.listAppend(buf)
 	r.buf = buf
 	r.language = d.str()
