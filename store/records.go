@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"time"
 
@@ -76,8 +77,7 @@ func (s *Store) eachRow(ctx context.Context, f RecordFilter, visit rowVisitor) e
 	defer conn.ExecContext(context.WithoutCancel(ctx), `ROLLBACK`)
 	// One query per source, in source order: the source is then a
 	// parameter, not a column copied out of every row.
-	srcWhere, srcArgs := inList(nil, nil, "source", f.Sources)
-	sources, err := queryStrings(ctx, conn, `SELECT DISTINCT source FROM records`+whereClause(srcWhere)+` ORDER BY source`, srcArgs...)
+	sources, err := recordSources(ctx, conn, f.Sources)
 	if err != nil {
 		return fmt.Errorf("list records: %w", err)
 	}
@@ -153,6 +153,26 @@ func eachSourceRecord(ctx context.Context, q driver.QueryerContext, query string
 			return fnErr, err
 		}
 	}
+}
+
+// recordSourcesQuery lists the sources that have records, in order, each
+// found by one seek of the primary key (source, key). SELECT DISTINCT
+// source reads every key of the store instead: ~0.1 s of a million-record
+// export.
+const recordSourcesQuery = `WITH RECURSIVE s(source) AS (
+	SELECT MIN(source) FROM records
+	UNION ALL
+	SELECT (SELECT MIN(source) FROM records WHERE source > s.source) FROM s WHERE s.source IS NOT NULL)
+SELECT source FROM s WHERE source IS NOT NULL ORDER BY source`
+
+// recordSources returns the sources that have records (of only, when it
+// is not empty), in order.
+func recordSources(ctx context.Context, db querier, only []string) ([]string, error) {
+	all, err := queryStrings(ctx, db, recordSourcesQuery)
+	if err != nil || len(only) == 0 {
+		return all, err
+	}
+	return slices.DeleteFunc(all, func(s string) bool { return !slices.Contains(only, s) }), nil
 }
 
 var errColumn = errors.New("unexpected column type")

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -1044,5 +1045,46 @@ func TestOpenNewFileConcurrently(t *testing.T) {
 				t.Fatalf("round %d: %v", round, err)
 			}
 		}
+	}
+}
+
+// TestEachRecordOrderAndSources: EachRecord walks every source that has
+// records, in byte order of source then key, and Sources picks some of
+// them whatever order they are given in; a source without records yields
+// nothing and is no error.
+func TestEachRecordOrderAndSources(t *testing.T) {
+	c := newClock()
+	s, _ := newStore(t, Options{Now: c.Now})
+	ctx := context.Background()
+	sources := []string{"zz", "a-b", "b", "a", "B", "é", "a b"}
+	for i, src := range sources {
+		apply(t, s, c, input(src, StatusComplete, recs(i+1)))
+	}
+	list := func(f RecordFilter) (out []string) {
+		t.Helper()
+		if err := s.EachRecord(ctx, f, func(r *record.Record) error {
+			out = append(out, r.Source+" "+r.Key)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	want := func(srcs ...string) (out []string) {
+		for _, src := range slices.Sorted(slices.Values(srcs)) {
+			for _, r := range recs(slices.Index(sources, src) + 1) {
+				out = append(out, src+" "+r.Key)
+			}
+		}
+		return out
+	}
+	if got, w := list(RecordFilter{}), want(sources...); !slices.Equal(got, w) {
+		t.Errorf("all records:\n got %q\nwant %q", got, w)
+	}
+	if got, w := list(RecordFilter{Sources: []string{"é", "missing", "a", "a b"}}), want("a", "a b", "é"); !slices.Equal(got, w) {
+		t.Errorf("sources é, missing, a, 'a b':\n got %q\nwant %q", got, w)
+	}
+	if got := list(RecordFilter{Sources: []string{"missing"}}); len(got) != 0 {
+		t.Errorf("a source without records yields %q", got)
 	}
 }
