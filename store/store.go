@@ -99,6 +99,15 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	// goroutine, sqlite3_interrupt on cancellation, is documented as safe
 	// from any thread. The locks cost ~20 lock/unlock pairs a row read,
 	// ~8% of a large CSV export (store/internal/exportbench).
+	//
+	// The rule this puts on the package: close every Rows and Stmt on
+	// every path. go-sqlite3 finalizes a statement nobody closed from the
+	// garbage collector's finalizer goroutine, and without the lock that
+	// could run while the statement's connection is in use elsewhere (a
+	// Rows or Stmt of a sql.Conn or Tx that is still working). Statements
+	// prepared on the *sql.DB are safe either way (database/sql keeps them
+	// reachable from their connection), as are a Tx's own (closed when it
+	// ends).
 	dsn := fmt.Sprintf("%s?_journal_mode=WAL&_busy_timeout=%d&_foreign_keys=on&_synchronous=NORMAL&_txlock=immediate&_mutex=no",
 		path, busyTimeout.Milliseconds())
 	db, err := sql.Open("sqlite3", dsn)
