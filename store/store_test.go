@@ -44,6 +44,9 @@ func newClock() *clock {
 }
 
 // newStore opens a real SQLite file in a temp dir, closed at cleanup.
+// At cleanup it also fails the test if a connection is still in use: a
+// Rows, Conn or Tx left open, which with _mutex=no is more than a leak
+// (see Open).
 func newStore(t testing.TB, opts Options) (*Store, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "harvest.db")
@@ -51,7 +54,12 @@ func newStore(t testing.TB, opts Options) (*Store, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.Close() })
+	t.Cleanup(func() {
+		if n := s.db.Stats().InUse; n > 0 {
+			t.Errorf("%d database connections still in use at the end of the test (a Rows, Conn or Tx left open)", n)
+		}
+		s.Close()
+	})
 	return s, path
 }
 
