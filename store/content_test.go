@@ -253,7 +253,7 @@ func TestPageSize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s2.Close()
+	closeAtCleanup(t, s2)
 	if err := s2.db.QueryRow(`PRAGMA page_size`).Scan(&ps); err != nil || ps != 4096 {
 		t.Fatalf("existing database page size = %d (%v), want 4096 kept", ps, err)
 	}

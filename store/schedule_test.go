@@ -88,7 +88,7 @@ func TestClaimIsExclusiveAcrossHandles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s2.Close()
+	closeAtCleanup(t, s2)
 	ctx := context.Background()
 	now := c.Now()
 	for round := 0; round < 5; round++ {

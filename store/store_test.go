@@ -44,9 +44,6 @@ func newClock() *clock {
 }
 
 // newStore opens a real SQLite file in a temp dir, closed at cleanup.
-// At cleanup it also fails the test if a connection is still in use: a
-// Rows, Conn or Tx left open, which with _mutex=no is more than a leak
-// (see Open).
 func newStore(t testing.TB, opts Options) (*Store, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "harvest.db")
@@ -54,13 +51,21 @@ func newStore(t testing.TB, opts Options) (*Store, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	closeAtCleanup(t, s)
+	return s, path
+}
+
+// closeAtCleanup closes s when the test ends, failing the test first if
+// a connection is still in use: a Rows, Conn or Tx left open, which with
+// _mutex=no is more than a leak (see Open). Every store a test opens
+// goes through it.
+func closeAtCleanup(t testing.TB, s *Store) {
 	t.Cleanup(func() {
 		if n := s.db.Stats().InUse; n > 0 {
 			t.Errorf("%d database connections still in use at the end of the test (a Rows, Conn or Tx left open)", n)
 		}
 		s.Close()
 	})
-	return s, path
 }
 
 // reopenOlder turns s's database (at path) back into an older schema
@@ -76,7 +81,7 @@ func reopenOlder(t *testing.T, s *Store, path, downgrade string, opts Options) *
 	if err != nil {
 		t.Fatalf("open an older database: %v", err)
 	}
-	t.Cleanup(func() { s2.Close() })
+	closeAtCleanup(t, s2)
 	return s2
 }
 
@@ -604,7 +609,7 @@ func TestFailedApplyLeavesNothing(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer s2.Close()
+			closeAtCleanup(t, s2)
 			c.Advance(time.Hour)
 			res, err := s2.ApplyRun(context.Background(), in)
 			if err != nil {
@@ -689,7 +694,7 @@ func TestReopenKeepsEverythingAndMigrationsAreIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s3.Close()
+	closeAtCleanup(t, s3)
 	res := apply(t, s3, c, input("a", StatusComplete, rs[1:]))
 	if res.Run.Removed != 1 || res.Changes[0].Key != rs[0].Key {
 		t.Fatalf("run after reopen: %+v", res.Run)
@@ -980,7 +985,7 @@ func TestKillDuringApply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s2.Close()
+	closeAtCleanup(t, s2)
 	if after := snapshot(t, s2); !reflect.DeepEqual(after, before) {
 		t.Fatalf("killed run left traces: runs %d -> %d, records %d -> %d, changes %d -> %d",
 			len(before.Runs), len(after.Runs), len(before.Records), len(after.Records), len(before.Changes), len(after.Changes))
