@@ -462,7 +462,7 @@ func TestRetries(t *testing.T) {
 	})
 	t.Run("500 forever", func(t *testing.T) {
 		f := newFixture(t)
-		f.site.handle("/list", func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "down", 503) })
+		f.site.handle("/list", func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "down", http.StatusServiceUnavailable) })
 		s := f.open(t)
 		u := f.site.URL + "/list"
 		_, err := s.Fetch(context.Background(), u, Validators{})

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -514,13 +515,15 @@ func TestSessionsLeaveNoConnections(t *testing.T) {
 		case 0:
 			_, err = sess.Finish(ctx, RunInput{Source: "a", Status: StatusComplete})
 		case 1:
-			_, err = sess.Finish(ctx, RunInput{Source: "b", Status: StatusComplete}) // wrong source
-			err = nil
+			if _, err := sess.Finish(ctx, RunInput{Source: "b", Status: StatusComplete}); err == nil {
+				t.Fatal("Finish with another source's input succeeded")
+			}
 		case 2:
 			cctx, cancel := context.WithCancel(ctx)
 			cancel()
-			_, err = sess.Finish(cctx, RunInput{Source: "a", Status: StatusComplete})
-			err = nil
+			if _, err := sess.Finish(cctx, RunInput{Source: "a", Status: StatusComplete}); !errors.Is(err, context.Canceled) {
+				t.Fatalf("Finish with a cancelled context: err = %v, want context.Canceled", err)
+			}
 		case 3:
 			err = sess.Close()
 		}
