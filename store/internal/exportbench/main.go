@@ -7,8 +7,9 @@
 // It builds the database once (10 sources of n/10 records, cached as
 // $TMPDIR/harvest-exportbench-N.db), builds harvest from ./cmd/harvest
 // (or takes -harvest), then runs the export -runs times in each mode and
-// sink with GOMAXPROCS=1 under GNU time (/usr/bin/time -v) for CPU seconds
-// and peak RSS, and counts the rows written. Modes:
+// sink, going round them in turn, with GOMAXPROCS=1 under GNU time
+// (/usr/bin/time -v) for CPU seconds and peak RSS, and counts the rows
+// written. Modes:
 //
 //	scan   extra.NAME columns from the store's list of extra names (the
 //	       CLI's default without --seeds)
@@ -101,16 +102,19 @@ func run(ctx context.Context, log *slog.Logger, n int, dbPath, harvest string, r
 		{"scan", nil},
 		{"seeds", []string{"--seeds", seedDir}},
 	}
-	fmt.Printf("harvest export records --format csv, %d records, GOMAXPROCS=%s, %d runs a mode (median shown)\n", n, procs, runs)
-	fmt.Printf("%-6s %-5s %9s %8s %10s %8s %9s\n", "mode", "sink", "rows", "wall s", "rows/s", "cpu s", "peak MB")
+	fmt.Printf("harvest export records --format csv, %d records, GOMAXPROCS=%s, %d runs a mode and sink in turn (median shown)\n", n, procs, runs)
 	sinks := []struct{ name, file string }{
 		{"pipe", ""},
 		{"file", filepath.Join(outDir, fmt.Sprintf("exportbench-%d.csv", os.Getpid()))},
 	}
-	for _, m := range modes {
-		for _, sink := range sinks {
-			var res []result
-			for range runs {
+	// The runs go round every mode and sink in turn (scan pipe, scan file,
+	// seeds pipe, ...) rather than one cell after another: this machine's
+	// speed drifts by a third within minutes, and in turn the drift falls
+	// on every cell alike.
+	res := make([][]result, len(modes)*len(sinks))
+	for range runs {
+		for mi, m := range modes {
+			for si, sink := range sinks {
 				args := append([]string{"export", "records", "--format", "csv", "--db", dbPath}, m.extra...)
 				r, err := measure(ctx, harvest, args, procs, sink.file)
 				if err != nil {
@@ -119,12 +123,18 @@ func run(ctx context.Context, log *slog.Logger, n int, dbPath, harvest string, r
 				if r.rows != n {
 					return fmt.Errorf("mode %s, %s: exported %d rows, want %d", m.name, sink.name, r.rows, n)
 				}
-				res = append(res, r)
+				res[mi*len(sinks)+si] = append(res[mi*len(sinks)+si], r)
 			}
-			sort.Slice(res, func(i, j int) bool { return res[i].wall < res[j].wall })
-			r := res[len(res)/2]
+		}
+	}
+	fmt.Printf("%-6s %-5s %9s %8s %10s %8s %9s\n", "mode", "sink", "rows", "wall s", "rows/s", "cpu s", "peak MB")
+	for mi, m := range modes {
+		for si, sink := range sinks {
+			rs := res[mi*len(sinks)+si]
+			sort.Slice(rs, func(i, j int) bool { return rs[i].wall < rs[j].wall })
+			r := rs[len(rs)/2]
 			peak := 0.0
-			for _, x := range res {
+			for _, x := range rs {
 				peak = max(peak, x.peakMB)
 			}
 			fmt.Printf("%-6s %-5s %9d %8.2f %10.0f %8.2f %9.1f\n", m.name, sink.name, r.rows, r.wall.Seconds(), float64(r.rows)/r.wall.Seconds(), r.cpu, peak)
