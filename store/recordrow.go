@@ -14,9 +14,10 @@ import (
 // (no Extra map, no lists of its own). A CSV export of a million records
 // spends a good part of its time building records it writes once.
 //
-// A RecordRow and the slices its methods return are valid only during
-// the call of EachRecordRow's fn: the next row reuses them. Strings may
-// be kept.
+// A RecordRow, its strings and the slices its methods return are valid
+// only during the call of EachRecordRow's fn: the next row reuses them,
+// and the strings may point into SQLite's memory. Copy what must be kept
+// (strings.Clone).
 type RecordRow struct {
 	source, key, contentHash string
 	firstSeen, lastSeen      time.Time

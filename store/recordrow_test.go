@@ -8,9 +8,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/harvest-dev/harvest/record"
 	"github.com/harvest-dev/harvest/seeds"
+	"github.com/harvest-dev/harvest/store/internal/sqliteread"
 )
 
 func TestRecordRowContentRoundTrip(t *testing.T) {
@@ -70,9 +72,8 @@ func manyListValues() record.Record {
 // TestEachRecordRowMatchesEachRecord: over a store with removed records,
 // two sources, awkward values and versions of both encodings, every row
 // EachRecordRow yields is the record EachRecord yields at the same place,
-// whatever the filter; and fn's error comes back as is.
+// whatever the filter, by either path; and fn's error comes back as is.
 func TestEachRecordRowMatchesEachRecord(t *testing.T) {
-	ctx := context.Background()
 	c := newClock()
 	s, _ := newStore(t, Options{Now: c.Now})
 	var rs []record.Record
@@ -92,6 +93,34 @@ func TestEachRecordRowMatchesEachRecord(t *testing.T) {
 		mustJSON(t, rs[2]), rs[2].Key); err != nil {
 		t.Fatal(err)
 	}
+	eachRowPath(t, s, func(t *testing.T) { checkRowsMatchRecords(t, s, rs) })
+}
+
+// eachRowPath runs check as a subtest for each path EachRecordRow can
+// take: straight out of SQLite's memory (sqliteread) and through the
+// driver.
+func eachRowPath(t *testing.T, s *Store, check func(t *testing.T)) {
+	t.Helper()
+	direct := s.direct
+	t.Cleanup(func() { s.direct = direct })
+	t.Run("direct", func(t *testing.T) {
+		if !sqliteread.Available() {
+			t.Skip("sqliteread is not available on this platform; EachRecordRow takes the driver's path")
+		}
+		if !direct {
+			t.Fatal("sqliteread is available but the store does not use it")
+		}
+		s.direct = true
+		check(t)
+	})
+	t.Run("driver", func(t *testing.T) {
+		s.direct = false
+		check(t)
+	})
+}
+
+func checkRowsMatchRecords(t *testing.T, s *Store, rs []record.Record) {
+	ctx := context.Background()
 	filters := []RecordFilter{{}, {IncludeRemoved: true}, {Sources: []string{"b"}},
 		{Keys: []string{rs[1].Key, rs[2].Key}, IncludeRemoved: true}}
 	for _, f := range filters {
@@ -138,25 +167,82 @@ func mustJSON(t *testing.T, r record.Record) string {
 }
 
 // rowRecord sets rec to the row's record, as EachRecord yields it; rec's
-// lists and Extra map are its own.
+// strings, lists and Extra map are its own (a row's strings may point
+// into SQLite's memory, reused by the next row).
 func rowRecord(r *RecordRow, rec *record.Record) {
+	str := strings.Clone
 	clone := func(vs []string) []string {
 		if vs == nil {
 			return nil
 		}
-		return append(make([]string, 0, len(vs)), vs...)
+		out := make([]string, len(vs))
+		for i, v := range vs {
+			out[i] = str(v)
+		}
+		return out
 	}
-	*rec = record.Record{Source: r.source, Key: r.key, URL: r.url, Title: r.title, Summary: r.summary,
+	*rec = record.Record{Source: str(r.source), Key: str(r.key), URL: str(r.url), Title: str(r.title), Summary: str(r.summary),
 		Countries: clone(r.countries), Regions: clone(r.regions), Authors: clone(r.authors), Year: r.year,
-		Categories: clone(r.categories), Language: r.language, ContentHash: r.contentHash,
+		Categories: clone(r.categories), Language: str(r.language), ContentHash: str(r.contentHash),
 		FirstSeen: r.FirstSeen(), LastSeen: r.LastSeen(), LastChanged: r.LastChanged()}
 	if r.extra != nil {
 		rec.Extra = make(map[string]string, len(r.extra))
 		for _, e := range r.extra {
-			rec.Extra[e.Name] = e.Value
+			rec.Extra[str(e.Name)] = str(e.Value)
 		}
 	}
 	if t, ok := r.RemovedAt(); ok {
 		rec.RemovedAt = &t
 	}
+}
+
+// TestEachRecordRowOneSnapshot: by either path, a walk sees the store as
+// it was when it began, even when runs commit while it is on an earlier
+// source; and a walk whose context is cancelled ends with that error.
+func TestEachRecordRowOneSnapshot(t *testing.T) {
+	c := newClock()
+	s, _ := newStore(t, Options{Now: c.Now})
+	ctx := context.Background()
+	apply(t, s, c, input("a", StatusComplete, recs(2)))
+	rb := recs(2)
+	apply(t, s, c, input("b", StatusComplete, rb))
+	eachRowPath(t, s, func(t *testing.T) {
+		before, wantTitle := c.Now(), rb[0].Title
+		title := map[string]string{}
+		lastSeen := map[string]time.Time{}
+		err := s.EachRecordRow(ctx, RecordFilter{}, func(r *RecordRow) error {
+			if len(title) == 0 {
+				// While the walk is on source a: b is revised, then seen
+				// unchanged (a sweep).
+				rb[0].Title += " (revised)"
+				apply(t, s, c, input("b", StatusComplete, rb))
+				apply(t, s, c, input("b", StatusComplete, rb))
+			}
+			k := r.Source() + " " + r.Key()
+			title[k], lastSeen[k] = strings.Clone(r.Title()), r.LastSeen()
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := "b " + rb[0].Key
+		if title[k] != wantTitle || !lastSeen[k].Equal(before) {
+			t.Fatalf("b's first record in the walk: title %q, last seen %v; want it as it was when the walk began (%q, last seen %v)",
+				title[k], lastSeen[k], wantTitle, before)
+		}
+
+		cctx, cancel := context.WithCancel(ctx)
+		n := 0
+		err = s.EachRecordRow(cctx, RecordFilter{}, func(*RecordRow) error {
+			n++
+			cancel()
+			return nil
+		})
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("walk cancelled at its first row: err %v after %d rows, want context.Canceled", err, n)
+		}
+		if err := s.EachRecordRow(cctx, RecordFilter{}, func(*RecordRow) error { return nil }); !errors.Is(err, context.Canceled) {
+			t.Fatalf("walk with a cancelled context: %v", err)
+		}
+	})
 }

@@ -46,9 +46,13 @@ func (s *Store) EachRecord(ctx context.Context, f RecordFilter, fn func(*record.
 
 // EachRecordRow is EachRecord yielding each record as a RecordRow, a view
 // decoded without building a record.Record: what a CSV export, which
-// writes each field once, reads. fn must not keep the row or the slices
-// its methods return past the call (strings may be kept).
+// writes each field once, reads. fn must not keep the row, its strings or
+// the slices its methods return past the call: they point into SQLite's
+// memory (eachRecordRowDirect) where this platform allows it.
 func (s *Store) EachRecordRow(ctx context.Context, f RecordFilter, fn func(*RecordRow) error) error {
+	if s.direct {
+		return s.eachRecordRowDirect(ctx, f, fn)
+	}
 	var r RecordRow // reused: fn may not keep it
 	return s.eachRow(ctx, f, func(dest []driver.Value, source string) (fnErr, err error) {
 		if err := recordRowView(dest, &r, source); err != nil {
@@ -61,6 +65,36 @@ func (s *Store) EachRecordRow(ctx context.Context, f RecordFilter, fn func(*Reco
 // A rowVisitor takes one row of recordColumns of source. It returns fn's
 // error as fnErr, as is, and its own (a malformed row) as err.
 type rowVisitor func(dest []driver.Value, source string) (fnErr, err error)
+
+// A recordPlan is the per-source query of EachRecord and EachRecordRow
+// for a filter: recordColumns of one source's records, in key order.
+type recordPlan struct {
+	where []string
+	keys  string // f.Keys as a JSON array, or "" for all keys
+}
+
+func newRecordPlan(f RecordFilter) (recordPlan, error) {
+	p := recordPlan{where: []string{"r.source = ?"}}
+	if len(f.Keys) > 0 {
+		b, err := json.Marshal(f.Keys)
+		if err != nil {
+			return p, err
+		}
+		p.keys = string(b)
+		p.where = append(p.where, "r.key IN (SELECT value FROM json_each(?))")
+	}
+	if !f.IncludeRemoved {
+		p.where = append(p.where, "r.removed_at IS NULL")
+	}
+	return p, nil
+}
+
+// query is the SELECT of one source's rows under its sweep sw; its
+// parameters are the source, then the keys when the plan has them.
+func (p recordPlan) query(sw sweep) string {
+	return `SELECT ` + recordColumns(sw) + ` FROM records r JOIN versions v ON v.id = r.version_id` +
+		whereClause(p.where) + ` ORDER BY r.key`
+}
 
 // eachRow runs the query of EachRecord and calls visit for each row.
 func (s *Store) eachRow(ctx context.Context, f RecordFilter, visit rowVisitor) error {
@@ -84,18 +118,9 @@ func (s *Store) eachRow(ctx context.Context, f RecordFilter, visit rowVisitor) e
 	if len(sources) == 0 {
 		return nil
 	}
-	where := []string{"r.source = ?"}
-	var keys string
-	if len(f.Keys) > 0 {
-		b, err := json.Marshal(f.Keys)
-		if err != nil {
-			return fmt.Errorf("list records: %w", err)
-		}
-		keys = string(b)
-		where = append(where, "r.key IN (SELECT value FROM json_each(?))")
-	}
-	if !f.IncludeRemoved {
-		where = append(where, "r.removed_at IS NULL")
+	plan, err := newRecordPlan(f)
+	if err != nil {
+		return fmt.Errorf("list records: %w", err)
 	}
 	sweeps, err := readSweeps(ctx, conn)
 	if err != nil {
@@ -107,17 +132,15 @@ func (s *Store) eachRow(ctx context.Context, f RecordFilter, visit rowVisitor) e
 		if !ok {
 			return fmt.Errorf("driver connection %T cannot query", dc)
 		}
-		args := []driver.NamedValue{{Ordinal: 1}, {Ordinal: 2, Value: keys}}
-		if keys == "" {
+		args := []driver.NamedValue{{Ordinal: 1}, {Ordinal: 2, Value: plan.keys}}
+		if plan.keys == "" {
 			args = args[:1]
 		}
 		dest := make([]driver.Value, 7)
 		for _, source := range sources {
 			args[0].Value = source
-			query := `SELECT ` + recordColumns(sweeps[source]) + ` FROM records r JOIN versions v ON v.id = r.version_id` +
-				whereClause(where) + ` ORDER BY r.key`
 			var err error
-			if fnErr, err = eachSourceRecord(ctx, q, query, args, dest, source, visit); err != nil || fnErr != nil {
+			if fnErr, err = eachSourceRecord(ctx, q, plan.query(sweeps[source]), args, dest, source, visit); err != nil || fnErr != nil {
 				return err
 			}
 		}
@@ -169,10 +192,19 @@ SELECT source FROM s WHERE source IS NOT NULL ORDER BY source`
 // is not empty), in order.
 func recordSources(ctx context.Context, db querier, only []string) ([]string, error) {
 	all, err := queryStrings(ctx, db, recordSourcesQuery)
-	if err != nil || len(only) == 0 {
-		return all, err
+	if err != nil {
+		return nil, err
 	}
-	return slices.DeleteFunc(all, func(s string) bool { return !slices.Contains(only, s) }), nil
+	return onlySources(all, only), nil
+}
+
+// onlySources is all without the sources not in only, or all when only
+// is empty.
+func onlySources(all, only []string) []string {
+	if len(only) == 0 {
+		return all
+	}
+	return slices.DeleteFunc(all, func(s string) bool { return !slices.Contains(only, s) })
 }
 
 var errColumn = errors.New("unexpected column type")
@@ -230,9 +262,11 @@ type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
+const readSweepsQuery = `SELECT source, run_id, at FROM source_sweeps`
+
 // readSweeps reads the last sweep of every source that has one.
 func readSweeps(ctx context.Context, db querier) (map[string]sweep, error) {
-	rows, err := db.QueryContext(ctx, `SELECT source, run_id, at FROM source_sweeps`)
+	rows, err := db.QueryContext(ctx, readSweepsQuery)
 	if err != nil {
 		return nil, fmt.Errorf("read sweeps: %w", err)
 	}

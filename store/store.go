@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/mattn/go-sqlite3" // also registers the "sqlite3" driver
+
+	"github.com/harvest-dev/harvest/store/internal/sqliteread"
 )
 
 // ErrNotFound is returned (wrapped) when a run asked for by id does not exist.
@@ -53,8 +55,13 @@ type Options struct {
 // ApplyRun calls are serialised by SQLite's write lock.
 type Store struct {
 	db   *sql.DB
+	path string // the database file
 	opts Options
 	log  *slog.Logger
+	// direct is whether EachRecordRow reads through sqliteread, where the
+	// program links go-sqlite3's SQLite (tests turn it off to exercise
+	// the driver's path).
+	direct bool
 	// keysPerRead is how many stored keys a run reads at a time to find
 	// those it missed (tests make it small).
 	keysPerRead int
@@ -114,7 +121,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	s := &Store{db: db, opts: opts, log: opts.Logger, keysPerRead: 4096}
+	s := &Store{db: db, path: path, opts: opts, log: opts.Logger, keysPerRead: 4096, direct: sqliteread.Available()}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
