@@ -101,22 +101,31 @@ func TestEachRecordRowMatchesEachRecord(t *testing.T) {
 // driver.
 func eachRowPath(t *testing.T, s *Store, check func(t *testing.T)) {
 	t.Helper()
-	direct := s.direct
-	t.Cleanup(func() { s.direct = direct })
 	t.Run("direct", func(t *testing.T) {
-		if !sqliteread.Available() {
-			t.Skip("sqliteread is not available on this platform; EachRecordRow takes the driver's path")
-		}
-		if !direct {
-			t.Fatal("sqliteread is available but the store does not use it")
-		}
-		s.direct = true
+		useRowPath(t, s, true)
 		check(t)
 	})
 	t.Run("driver", func(t *testing.T) {
-		s.direct = false
+		useRowPath(t, s, false)
 		check(t)
 	})
+}
+
+// useRowPath makes EachRecordRow take the direct path (or the driver's)
+// until t ends. It skips t when the direct path is asked for and this
+// platform has none, and fails it when the store does not take the
+// direct path where there is one.
+func useRowPath(t *testing.T, s *Store, direct bool) {
+	t.Helper()
+	was := s.direct
+	t.Cleanup(func() { s.direct = was })
+	if direct && !sqliteread.Available() {
+		t.Skip("sqliteread is not available on this platform; EachRecordRow takes the driver's path")
+	}
+	if direct && !was {
+		t.Fatal("sqliteread is available but the store does not use it")
+	}
+	s.direct = direct
 }
 
 func checkRowsMatchRecords(t *testing.T, s *Store, rs []record.Record) {
@@ -196,53 +205,92 @@ func rowRecord(r *RecordRow, rec *record.Record) {
 	}
 }
 
-// TestEachRecordRowOneSnapshot: by either path, a walk sees the store as
-// it was when it began, even when runs commit while it is on an earlier
-// source; and a walk whose context is cancelled ends with that error.
-func TestEachRecordRowOneSnapshot(t *testing.T) {
+// walked is what a test keeps of a record a walk yields (copied).
+type walked struct {
+	title    string
+	lastSeen time.Time
+}
+
+// A recordWalk is one way to walk a store's records. walk yields
+// source + " " + key and a copy of what a test checks.
+type recordWalk struct {
+	name   string
+	direct bool // the path of EachRecordRow (useRowPath)
+	walk   func(ctx context.Context, f RecordFilter, fn func(k string, r walked) error) error
+}
+
+// recordWalks are EachRecord, and EachRecordRow by each of its paths.
+func recordWalks(s *Store) []recordWalk {
+	each := func(ctx context.Context, f RecordFilter, fn func(string, walked) error) error {
+		return s.EachRecord(ctx, f, func(r *record.Record) error {
+			return fn(r.Source+" "+r.Key, walked{r.Title, r.LastSeen})
+		})
+	}
+	rows := func(ctx context.Context, f RecordFilter, fn func(string, walked) error) error {
+		return s.EachRecordRow(ctx, f, func(r *RecordRow) error {
+			return fn(r.Source()+" "+r.Key(), walked{strings.Clone(r.Title()), r.LastSeen()})
+		})
+	}
+	return []recordWalk{{"EachRecord", false, each}, {"EachRecordRow/direct", true, rows}, {"EachRecordRow/driver", false, rows}}
+}
+
+// TestRecordWalksOneSnapshot: every walk (an export) sees every source as
+// it was when it began, even when a run of a later source commits while
+// the walk is on an earlier one (and a sweep moves last_seen meanwhile);
+// after the runs it sees them; and a walk whose context is cancelled
+// part-way ends with that error.
+func TestRecordWalksOneSnapshot(t *testing.T) {
 	c := newClock()
 	s, _ := newStore(t, Options{Now: c.Now})
 	ctx := context.Background()
 	apply(t, s, c, input("a", StatusComplete, recs(2)))
 	rb := recs(2)
 	apply(t, s, c, input("b", StatusComplete, rb))
-	eachRowPath(t, s, func(t *testing.T) {
-		before, wantTitle := c.Now(), rb[0].Title
-		title := map[string]string{}
-		lastSeen := map[string]time.Time{}
-		err := s.EachRecordRow(ctx, RecordFilter{}, func(r *RecordRow) error {
-			if len(title) == 0 {
-				// While the walk is on source a: b is revised, then seen
-				// unchanged (a sweep).
-				rb[0].Title += " (revised)"
-				apply(t, s, c, input("b", StatusComplete, rb))
-				apply(t, s, c, input("b", StatusComplete, rb))
+	for _, w := range recordWalks(s) {
+		t.Run(w.name, func(t *testing.T) {
+			useRowPath(t, s, w.direct)
+			before, wantTitle := c.Now(), rb[0].Title
+			got := map[string]walked{}
+			err := w.walk(ctx, RecordFilter{}, func(k string, r walked) error {
+				if len(got) == 0 {
+					// While the walk is on source a: b is revised once,
+					// then seen unchanged (a sweep).
+					rb[0].Title += " (revised)"
+					apply(t, s, c, input("b", StatusComplete, rb))
+					apply(t, s, c, input("b", StatusComplete, rb))
+				}
+				got[k] = r
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
 			}
-			k := r.Source() + " " + r.Key()
-			title[k], lastSeen[k] = strings.Clone(r.Title()), r.LastSeen()
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		k := "b " + rb[0].Key
-		if title[k] != wantTitle || !lastSeen[k].Equal(before) {
-			t.Fatalf("b's first record in the walk: title %q, last seen %v; want it as it was when the walk began (%q, last seen %v)",
-				title[k], lastSeen[k], wantTitle, before)
-		}
+			if b0 := got["b "+rb[0].Key]; b0.title != wantTitle || !b0.lastSeen.Equal(before) {
+				t.Fatalf("b's first record in the walk = %+v; want it as it was when the walk began (%q, last seen %v)",
+					b0, wantTitle, before)
+			}
+			after := map[string]walked{}
+			if err := w.walk(ctx, RecordFilter{Sources: []string{"b"}}, func(k string, r walked) error {
+				after[k] = r
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if b0, b1 := after["b "+rb[0].Key], after["b "+rb[1].Key]; b0.title != rb[0].Title || !b1.lastSeen.Equal(c.Now()) {
+				t.Fatalf("after the runs, b's records = %+v, %+v; want the revised title %q and the sweep's last seen %v",
+					b0, b1, rb[0].Title, c.Now())
+			}
 
-		cctx, cancel := context.WithCancel(ctx)
-		n := 0
-		err = s.EachRecordRow(cctx, RecordFilter{}, func(*RecordRow) error {
-			n++
-			cancel()
-			return nil
+			cctx, cancel := context.WithCancel(ctx)
+			n := 0
+			err = w.walk(cctx, RecordFilter{}, func(string, walked) error {
+				n++
+				cancel()
+				return nil
+			})
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("walk cancelled at its first record: err %v after %d records, want context.Canceled", err, n)
+			}
 		})
-		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("walk cancelled at its first row: err %v after %d rows, want context.Canceled", err, n)
-		}
-		if err := s.EachRecordRow(cctx, RecordFilter{}, func(*RecordRow) error { return nil }); !errors.Is(err, context.Canceled) {
-			t.Fatalf("walk with a cancelled context: %v", err)
-		}
-	})
+	}
 }

@@ -125,15 +125,6 @@ import (
 	"unsafe"
 )
 
-// Column types, as SQLite numbers them.
-const (
-	Integer = 1
-	Float   = 2
-	Text    = 3
-	Blob    = 4
-	Null    = 5
-)
-
 // Result codes Rows.Next and Conn.Exec check for.
 const (
 	codeRow       = 100

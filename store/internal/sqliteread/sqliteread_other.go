@@ -8,15 +8,6 @@ import (
 	"time"
 )
 
-// Column types, as SQLite numbers them.
-const (
-	Integer = 1
-	Float   = 2
-	Text    = 3
-	Blob    = 4
-	Null    = 5
-)
-
 // ErrUnavailable is returned by Open on this platform, where the weak
 // references to go-sqlite3's SQLite are not made: callers take the
 // driver's path.
