@@ -252,21 +252,31 @@ type Rows struct {
 	sql  string
 	ctx  context.Context
 	stop func() // ends the interrupt on ctx; see Query
+	done bool   // Next has returned false
 	ncol int
 	cols *C.hr_col
 	view []C.hr_col
 }
 
 // Next moves to the next row. It returns false and a nil error after the
-// last row, and false and the error when the query fails.
+// last row (and again at every later call), false and the error when the
+// query fails, and false and an error when the Rows are closed.
 func (r *Rows) Next() (bool, error) {
+	if r.st == nil {
+		return false, fmt.Errorf("query %q: rows are closed", r.sql)
+	}
+	if r.done {
+		return false, nil // stepping again would run the query again
+	}
 	rc := C.hr_step(r.st, C.int(r.ncol), r.cols)
 	switch rc {
 	case codeRow:
 		return true, nil
 	case codeDone:
+		r.done = true
 		return false, nil
 	}
+	r.done = true
 	if err := r.ctx.Err(); err != nil && rc == codeInterrupt {
 		return false, err
 	}

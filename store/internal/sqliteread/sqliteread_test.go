@@ -121,6 +121,16 @@ func TestValues(t *testing.T) {
 		}
 	}
 
+	// Past the last row Next stays at the end (stepping a finished
+	// statement would run it again); once closed it says so.
+	if ok, err := q.Next(); ok || err != nil {
+		t.Fatalf("Next past the end: ok %v, err %v; want false, nil", ok, err)
+	}
+	q.Close()
+	if ok, err := q.Next(); ok || err == nil || !strings.Contains(err.Error(), "closed") {
+		t.Fatalf("Next after Close: ok %v, err %v; want an error saying the rows are closed", ok, err)
+	}
+
 	// An empty string argument is '' (row c's x), not NULL.
 	q2, err := c.Query(ctx, `SELECT k FROM t WHERE x = ?`, "")
 	if err != nil {
