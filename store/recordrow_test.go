@@ -294,3 +294,35 @@ func TestRecordWalksOneSnapshot(t *testing.T) {
 		})
 	}
 }
+
+// TestRecordWalksNameACorruptRecord: a stored version that cannot be
+// decoded stops every walk with an error naming the source and the key,
+// after the records before it.
+func TestRecordWalksNameACorruptRecord(t *testing.T) {
+	c := newClock()
+	s, _ := newStore(t, Options{Now: c.Now})
+	ctx := context.Background()
+	rs := recs(3)
+	apply(t, s, c, input("a", StatusComplete, rs))
+	// A binary content value cut short after its first string's length.
+	if _, err := s.db.ExecContext(ctx, `UPDATE versions SET content = ? WHERE source = 'a' AND key = ?`,
+		[]byte{contentBinary, 0x7f}, rs[1].Key); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range recordWalks(s) {
+		t.Run(w.name, func(t *testing.T) {
+			useRowPath(t, s, w.direct)
+			var seen []string
+			err := w.walk(ctx, RecordFilter{}, func(k string, _ walked) error {
+				seen = append(seen, k)
+				return nil
+			})
+			if err == nil || !strings.Contains(err.Error(), "source a key "+rs[1].Key) || !strings.Contains(err.Error(), "decode") {
+				t.Fatalf("walk over a corrupt version: err %v; want one naming source a, key %s and the decoding", err, rs[1].Key)
+			}
+			if len(seen) != 1 || seen[0] != "a "+rs[0].Key {
+				t.Fatalf("records before the corrupt one: %q; want only %s", seen, rs[0].Key)
+			}
+		})
+	}
+}
