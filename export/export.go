@@ -36,9 +36,11 @@ type RecordSource interface {
 // RecordRowSource is a RecordSource that also yields its records as
 // store.RecordRow views, which a CSV export writes without a record.Record
 // (and its Extra map) built for each row. EachRecordRow yields what
-// EachRecord yields, in the same order, under the same rules. *store.Store
-// implements it; a RecordSource that filters or changes the records of
-// one that does must not.
+// EachRecord yields, in the same order, under the same rules, except that
+// nothing of a row may be kept past fn, its strings included (the store's
+// may point into SQLite's memory). *store.Store implements it; a
+// RecordSource that filters or changes the records of one that does must
+// not.
 type RecordRowSource interface {
 	RecordSource
 	EachRecordRow(ctx context.Context, f store.RecordFilter, fn func(*store.RecordRow) error) error
