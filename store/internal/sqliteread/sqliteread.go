@@ -125,7 +125,7 @@ import (
 	"unsafe"
 )
 
-// Result codes Rows.Next and Conn.Exec check for.
+// Result codes Rows.Next tells apart.
 const (
 	codeRow       = 100
 	codeDone      = 101
@@ -135,6 +135,8 @@ const (
 // ErrUnavailable is returned by Open when the program does not link the
 // SQLite library of go-sqlite3 (or this platform cannot reach it).
 var ErrUnavailable = errors.New("sqliteread: SQLite's C API is not linked into this program")
+
+var errClosed = errors.New("the connection is closed")
 
 // Available reports whether Open can work: whether the program links
 // go-sqlite3's SQLite.
@@ -186,6 +188,9 @@ func (c *Conn) Exec(ctx context.Context, sql string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if c.db == nil {
+		return fmt.Errorf("%s: %w", sql, errClosed)
+	}
 	csql := C.CString(sql)
 	defer C.free(unsafe.Pointer(csql))
 	if rc := C.hr_exec(c.db, csql); rc != 0 {
@@ -200,6 +205,9 @@ func (c *Conn) Exec(ctx context.Context, sql string) error {
 func (c *Conn) Query(ctx context.Context, sql string, args ...any) (*Rows, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if c.db == nil {
+		return nil, fmt.Errorf("query %q: %w", sql, errClosed)
 	}
 	csql := C.CString(sql)
 	defer C.free(unsafe.Pointer(csql))

@@ -244,4 +244,17 @@ func TestErrors(t *testing.T) {
 	if err := c.Exec(ctx, `ROLLBACK`); err == nil || !strings.Contains(err.Error(), "ROLLBACK") {
 		t.Errorf("ROLLBACK outside a transaction: %v", err)
 	}
+	closed, err := Open(path, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := closed.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := closed.Exec(ctx, `BEGIN`); err == nil || !strings.Contains(err.Error(), "closed") {
+		t.Errorf("Exec on a closed Conn: %v", err)
+	}
+	if _, err := closed.Query(ctx, `SELECT 1`); err == nil || !strings.Contains(err.Error(), "closed") {
+		t.Errorf("Query on a closed Conn: %v", err)
+	}
 }
