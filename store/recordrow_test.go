@@ -326,3 +326,80 @@ func TestRecordWalksNameACorruptRecord(t *testing.T) {
 		})
 	}
 }
+
+// TestRecordWalksStopSoonWhenCancelled: a walk cancelled at its first
+// record reads at most a few hundred more, by every path, however many
+// the store holds.
+func TestRecordWalksStopSoonWhenCancelled(t *testing.T) {
+	c := newClock()
+	s, _ := newStore(t, Options{Now: c.Now})
+	apply(t, s, c, input("a", StatusComplete, recs(3000)))
+	for _, w := range recordWalks(s) {
+		t.Run(w.name, func(t *testing.T) {
+			useRowPath(t, s, w.direct)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			n := 0
+			err := w.walk(ctx, RecordFilter{}, func(string, walked) error {
+				n++
+				cancel()
+				return nil
+			})
+			if !errors.Is(err, context.Canceled) || n > 257 {
+				t.Fatalf("walk cancelled at its first record: err %v after %d records; want context.Canceled within 257", err, n)
+			}
+		})
+	}
+}
+
+// TestRecordWalksAfterClose: once the store is closed every walk fails,
+// the direct path included (it opens a connection of its own).
+func TestRecordWalksAfterClose(t *testing.T) {
+	c := newClock()
+	s, _ := newStore(t, Options{Now: c.Now})
+	apply(t, s, c, input("a", StatusComplete, recs(3)))
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range recordWalks(s) {
+		t.Run(w.name, func(t *testing.T) {
+			useRowPath(t, s, w.direct)
+			n := 0
+			err := w.walk(context.Background(), RecordFilter{}, func(string, walked) error {
+				n++
+				return nil
+			})
+			if err == nil || n != 0 {
+				t.Fatalf("walk of a closed store: err %v after %d records; want an error and none", err, n)
+			}
+		})
+	}
+}
+
+// TestDirectReadFollowsTheStoreNotTheWorkingDirectory: a store opened by
+// a relative path reads the same file after the process changes
+// directory (the direct path opens the file again for every walk).
+func TestDirectReadFollowsTheStoreNotTheWorkingDirectory(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	c := newClock()
+	s, err := Open(context.Background(), "rel.db", Options{Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeAtCleanup(t, s)
+	apply(t, s, c, input("a", StatusComplete, recs(3)))
+	t.Chdir(t.TempDir())
+	for _, w := range recordWalks(s) {
+		t.Run(w.name, func(t *testing.T) {
+			useRowPath(t, s, w.direct)
+			n := 0
+			if err := w.walk(context.Background(), RecordFilter{}, func(string, walked) error {
+				n++
+				return nil
+			}); err != nil || n != 3 {
+				t.Fatalf("walk after a change of directory: err %v, %d records; want the store's 3", err, n)
+			}
+		})
+	}
+}

@@ -17,6 +17,9 @@ import (
 // row); without them a CSV export of a million records takes about a
 // third less time (store/internal/exportbench).
 func (s *Store) eachRecordRowDirect(ctx context.Context, f RecordFilter, fn func(*RecordRow) error) error {
+	if s.closed.Load() {
+		return fmt.Errorf("list records: %w", errStoreClosed)
+	}
 	plan, err := newRecordPlan(f)
 	if err != nil {
 		return fmt.Errorf("list records: %w", err)
@@ -76,13 +79,20 @@ func eachSourceRecordDirect(ctx context.Context, c *sqliteread.Conn, query strin
 		return nil, fmt.Errorf("source %s: %w", source, err)
 	}
 	defer q.Close()
-	for {
+	for n := 1; ; n++ {
 		ok, err := q.Next()
 		if err != nil {
 			return nil, fmt.Errorf("source %s: %w", source, err)
 		}
 		if !ok {
 			return nil, nil
+		}
+		// Cancelling ctx interrupts the statement, but the interrupt
+		// lands when its goroutine runs; this bounds the rows after it.
+		if n%256 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
 		}
 		if err := recordRowDirect(q, r, source); err != nil {
 			return nil, err

@@ -17,6 +17,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -54,10 +55,11 @@ type Options struct {
 // Store is a harvest database. Its methods are safe for concurrent use;
 // ApplyRun calls are serialised by SQLite's write lock.
 type Store struct {
-	db   *sql.DB
-	path string // the database file
-	opts Options
-	log  *slog.Logger
+	db     *sql.DB
+	path   string // the database file, absolute (sqliteread opens it again)
+	closed atomic.Bool
+	opts   Options
+	log    *slog.Logger
 	// direct is whether EachRecordRow reads through sqliteread, where the
 	// program links go-sqlite3's SQLite (tests turn it off to exercise
 	// the driver's path).
@@ -92,7 +94,16 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if err := createDB(ctx, path); err != nil {
+	// Every connection, opened now or later (database/sql's pool,
+	// sqliteread), opens the same file whatever the working directory.
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	if strings.ContainsAny(abs, "?#") {
+		return nil, fmt.Errorf("open store %s: its full path %s may not contain '?' or '#'", path, abs)
+	}
+	if err := createDB(ctx, abs); err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	// _txlock=immediate: every transaction takes the write lock at BEGIN,
@@ -116,12 +127,12 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	// reachable from their connection), as are a Tx's own (closed when it
 	// ends).
 	dsn := fmt.Sprintf("%s?_journal_mode=WAL&_busy_timeout=%d&_foreign_keys=on&_synchronous=NORMAL&_txlock=immediate&_mutex=no",
-		path, busyTimeout.Milliseconds())
+		abs, busyTimeout.Milliseconds())
 	db, err := sql.Open("sqlite3", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path, opts: opts, log: opts.Logger, keysPerRead: 4096, direct: sqliteread.Available()}
+	s := &Store{db: db, path: abs, opts: opts, log: opts.Logger, keysPerRead: 4096, direct: sqliteread.Available()}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
@@ -184,8 +195,13 @@ func createDBOnce(ctx context.Context, path string) error {
 
 // Close closes the database.
 func (s *Store) Close() error {
+	s.closed.Store(true)
 	return s.db.Close()
 }
+
+// errStoreClosed is what a store's own connections (sqliteread) return
+// after Close, as database/sql's do.
+var errStoreClosed = errors.New("the store is closed")
 
 // SchemaVersion is the schema version this binary writes.
 func SchemaVersion() int { return len(migrations) }

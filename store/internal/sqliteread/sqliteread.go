@@ -15,9 +15,14 @@
 // store always does), and to nothing when it does not, in which case
 // Available is false and callers take the driver's path.
 //
-// It only reads: a Conn opens the database file without creating it and
-// is meant for SELECT statements and the BEGIN/ROLLBACK of a read
-// transaction.
+// It only reads: a Conn opens the database file without creating it, sets
+// PRAGMA query_only, and is meant for SELECT statements and the
+// BEGIN/ROLLBACK of a read transaction. Its errors carry SQLite's message
+// and result code as text (not as go-sqlite3's sqlite3.Error).
+//
+// The weak references need the host linker (cgo's default external
+// linking; go-sqlite3 cannot be linked otherwise anyway): a program that
+// forced -linkmode=internal without go-sqlite3 would fail to start.
 package sqliteread
 
 /*
@@ -63,6 +68,9 @@ static int hr_open(const char* path, sqlite3** db, int busy_ms) {
 	if (rc == 0) {
 		rc = sqlite3_busy_timeout(*db, busy_ms);
 	}
+	if (rc == 0) {
+		rc = sqlite3_exec(*db, "PRAGMA query_only = ON", 0, 0, 0);
+	}
 	return rc;
 }
 
@@ -87,9 +95,16 @@ typedef struct {
 
 // hr_step steps st and, on a row, fills cols with its first ncol
 // columns: one crossing from Go a row.
+// On anything but a row, cols is cleared: its pointers would be stale.
 static int hr_step(sqlite3_stmt* st, int ncol, hr_col* cols) {
 	int rc = sqlite3_step(st);
 	if (rc != 100) { // SQLITE_ROW
+		for (int i = 0; i < ncol; i++) {
+			cols[i].typ = 5; // SQLITE_NULL
+			cols[i].n = 0;
+			cols[i].i64 = 0;
+			cols[i].p = 0;
+		}
 		return rc;
 	}
 	for (int i = 0; i < ncol; i++) {
@@ -111,6 +126,9 @@ static int hr_step(sqlite3_stmt* st, int ncol, hr_col* cols) {
 			c->n = sqlite3_column_bytes(st, i);
 			break;
 		}
+		if (c->p == 0 && c->n > 0) {
+			return 7; // SQLITE_NOMEM: SQLite could not give the value
+		}
 	}
 	return rc;
 }
@@ -121,6 +139,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 	"unsafe"
 )
@@ -220,6 +239,10 @@ func (c *Conn) Query(ctx context.Context, sql string, args ...any) (*Rows, error
 		var rc C.int
 		switch v := a.(type) {
 		case string:
+			if len(v) > math.MaxInt32 {
+				r.Close()
+				return nil, fmt.Errorf("query %q: argument %d is %d bytes, more than SQLite takes", sql, i+1, len(v))
+			}
 			rc = C.hr_bind_text(st, C.int(i+1), (*C.char)(unsafe.Pointer(unsafe.StringData(v))), C.int(len(v)))
 		case int64:
 			rc = C.sqlite3_bind_int64(st, C.int(i+1), C.hr_int64(v))
@@ -236,6 +259,10 @@ func (c *Conn) Query(ctx context.Context, sql string, args ...any) (*Rows, error
 	r.ncol = int(C.sqlite3_column_count(st))
 	if r.ncol > 0 {
 		r.cols = (*C.hr_col)(C.calloc(C.size_t(r.ncol), C.size_t(unsafe.Sizeof(C.hr_col{}))))
+		if r.cols == nil {
+			r.Close()
+			return nil, fmt.Errorf("query %q: out of memory for %d columns", sql, r.ncol)
+		}
 		r.view = unsafe.Slice(r.cols, r.ncol)
 	}
 	db, interrupted := c.db, make(chan struct{})
@@ -254,6 +281,8 @@ func (c *Conn) Query(ctx context.Context, sql string, args ...any) (*Rows, error
 // Rows are the results of a query, read one row at a time. The strings
 // Text returns point into SQLite's memory: they are valid until the next
 // call of Next or Close, and must be copied (strings.Clone) to be kept.
+// Once Next has returned false every column reads as NULL. Rows must be
+// closed before their Conn.
 type Rows struct {
 	c    *Conn
 	st   *C.sqlite3_stmt
@@ -261,9 +290,11 @@ type Rows struct {
 	ctx  context.Context
 	stop func() // ends the interrupt on ctx; see Query
 	done bool   // Next has returned false
-	ncol int
-	cols *C.hr_col
-	view []C.hr_col
+	// stepped is whether Next has stepped the statement once.
+	stepped bool
+	ncol    int
+	cols    *C.hr_col
+	view    []C.hr_col
 }
 
 // Next moves to the next row. It returns false and a nil error after the
@@ -273,10 +304,24 @@ func (r *Rows) Next() (bool, error) {
 	if r.st == nil {
 		return false, fmt.Errorf("query %q: rows are closed", r.sql)
 	}
+	if r.c.db == nil {
+		return false, fmt.Errorf("query %q: %w", r.sql, errClosed)
+	}
 	if r.done {
 		return false, nil // stepping again would run the query again
 	}
 	rc := C.hr_step(r.st, C.int(r.ncol), r.cols)
+	if !r.stepped {
+		// SQLite drops an interrupt that comes while none of the
+		// connection's statements runs, as before this first step: a
+		// cancellation from then on is seen here. Later ones find the
+		// statement running and interrupt it.
+		r.stepped = true
+		if err := r.ctx.Err(); err != nil {
+			r.done = true
+			return false, err
+		}
+	}
 	switch rc {
 	case codeRow:
 		return true, nil

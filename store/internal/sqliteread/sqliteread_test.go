@@ -122,9 +122,14 @@ func TestValues(t *testing.T) {
 	}
 
 	// Past the last row Next stays at the end (stepping a finished
-	// statement would run it again); once closed it says so.
+	// statement would run it again), every column reads as NULL (no
+	// pointer into memory SQLite may have let go), and once closed it
+	// says so.
 	if ok, err := q.Next(); ok || err != nil {
 		t.Fatalf("Next past the end: ok %v, err %v; want false, nil", ok, err)
+	}
+	if q.Type(4) != Null || q.Text(2) != "" || q.Int64(1) != 0 {
+		t.Fatalf("past the end: column types %d, %d, text %q; want NULLs", q.Type(4), q.Type(2), q.Text(2))
 	}
 	q.Close()
 	if ok, err := q.Next(); ok || err == nil || !strings.Contains(err.Error(), "closed") {
@@ -215,6 +220,22 @@ func TestCancel(t *testing.T) {
 	if _, err := c.Query(ctx, `SELECT 1`); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Query with a cancelled context = %v, want context.Canceled", err)
 	}
+
+	// Cancelled after Query and before the first step, when SQLite would
+	// drop the interrupt (no statement of the connection runs yet).
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	q, err = c.Query(ctx2, `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT i FROM n`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel2()
+	time.Sleep(10 * time.Millisecond) // the interrupt has come and gone
+	ok, err := q.Next()
+	q.Close()
+	if ok || !errors.Is(err, context.Canceled) {
+		t.Fatalf("first Next after a cancel before it: ok %v, err %v; want context.Canceled", ok, err)
+	}
+
 	q, err = c.Query(context.Background(), `SELECT 1`)
 	if err != nil {
 		t.Fatal(err)
@@ -244,6 +265,25 @@ func TestErrors(t *testing.T) {
 	if err := c.Exec(ctx, `ROLLBACK`); err == nil || !strings.Contains(err.Error(), "ROLLBACK") {
 		t.Errorf("ROLLBACK outside a transaction: %v", err)
 	}
+	if err := c.Exec(ctx, `CREATE TABLE w (a)`); err == nil || !strings.Contains(err.Error(), "CREATE TABLE w") ||
+		!strings.Contains(err.Error(), "readonly") {
+		t.Errorf("a write through a reading Conn: %v; want it refused as read-only (query_only)", err)
+	}
+	other, err := Open(path, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q2, err := other.Query(ctx, `SELECT 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := q2.Next(); ok || err == nil || !strings.Contains(err.Error(), "closed") {
+		t.Errorf("Next on Rows of a closed Conn: ok %v, err %v", ok, err)
+	}
+	q2.Close()
 	closed, err := Open(path, time.Second)
 	if err != nil {
 		t.Fatal(err)
