@@ -53,13 +53,24 @@ func cmdExport(ctx context.Context, e *env, args []string) error {
 	if err := applySince(&probe, since, e.now()); err != nil {
 		return err
 	}
-	st, err := openStoreForReading(ctx, e, *dbPath, logger())
+	log := logger()
+	st, err := openStoreForReading(ctx, e, *dbPath, log)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 
 	srcs := splitList(*sources)
+	// A mistyped --source exports nothing, which reads like an empty
+	// library: say so when the store has never run that source.
+	for _, src := range srcs {
+		if r, err := st.LastRun(ctx, src); err != nil {
+			return err
+		} else if r == nil {
+			log.Warn("the database has no run of this source: check the name (the export has none of its rows)",
+				"source", src, "db", *dbPath)
+		}
+	}
 	opts := export.Options{Format: *format, Excel: *excel, Now: e.now, Sources: srcs}
 	if *format == "csv" {
 		var sds []*seeds.Seed

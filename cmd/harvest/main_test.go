@@ -56,6 +56,17 @@ func TestDemoThreeNightsThenExport(t *testing.T) {
 	}
 	db := filepath.Join(dir, "harvest.db")
 
+	// A source the database never ran: an empty export, exit 0, and a
+	// warning naming it (a typo must not read as an emptied library).
+	so, se, code := harvestCLI(t, "export", "records", "--db", db, "--source", "demo-trafficing", "--format", "csv")
+	if code != 0 || strings.Count(so, "\r\n") != 1 || !strings.Contains(se, "source=demo-trafficing") ||
+		!strings.Contains(se, "no run of this source") {
+		t.Errorf("export of an unknown source: exit %d, stdout %q, stderr %q; want the header alone and a warning naming it", code, so, se)
+	}
+	if _, se, _ := harvestCLI(t, "export", "records", "--db", db, "--source", "demo-trafficking", "--format", "csv"); strings.Contains(se, "no run") {
+		t.Errorf("export of a known source warned: %s", se)
+	}
+
 	// Changes since night 2 as CSV, read back with encoding/csv.
 	csvPath := filepath.Join(dir, "changes.csv")
 	if _, se, code := harvestCLI(t, "export", "changes", "--db", db, "--since", "2", "--format", "csv", "--out", csvPath); code != 0 {
