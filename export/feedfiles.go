@@ -35,11 +35,22 @@ func HaveFeedFiles(outDir, source string) bool {
 // WriteFeedFiles refreshes the feeds of newly added publications after a
 // run of source: OUT/<source>/feed.atom and feed.json, and the feeds of
 // all sources OUT/feed.atom and feed.json. Each file is written to a
-// temporary name and renamed, so a reader never sees half a feed.
+// temporary name and renamed, so a reader never sees half a feed. The
+// refresh holds the lock on outDir's feeds (OUT/.feeds.lock) from its
+// first read of src to its last write, so that runs finishing together
+// in one process or several leave the newest feeds, whatever the order.
 func WriteFeedFiles(ctx context.Context, outDir, source string, src ChangeSource, now time.Time) error {
 	if err := checkPathPart(source); err != nil {
 		return fmt.Errorf("feed files: %w", err)
 	}
+	if err := os.MkdirAll(filepath.Join(outDir, source), 0o755); err != nil {
+		return fmt.Errorf("feed files: %w", err)
+	}
+	unlock, err := lockFeeds(ctx, outDir)
+	if err != nil {
+		return fmt.Errorf("feed files: %w", err)
+	}
+	defer unlock()
 	kinds := []string{store.KindAdded, store.KindRestored}
 	type feed struct {
 		dir   string
