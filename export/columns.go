@@ -18,9 +18,10 @@ type ExtraNamer interface {
 // ExtraColumns decides the extra.NAME columns of a CSV export of sources
 // (all sources when empty), sorted: with seeds (sds not nil), the extra
 // fields the seeds of those sources configure; without, every extra field
-// name the stored records of those sources have had (store.ExtraNames).
-// Either way the header depends on configuration or history, never on
-// which records happen to be exported.
+// the seeds of those sources' runs configured or their stored records
+// have had (store.ExtraNames). Either way the header depends on
+// configuration or history, never on which records happen to be
+// exported.
 func ExtraColumns(ctx context.Context, st ExtraNamer, sds []*seeds.Seed, sources []string) ([]string, error) {
 	if sds == nil {
 		names, err := st.ExtraNames(ctx, store.RecordFilter{Sources: sources})

@@ -140,6 +140,7 @@ func Run(ctx context.Context, d Deps, s *seeds.Seed) (*Result, error) {
 		StartedAt:     w.started,
 		Guards:        s.Guards,
 		IgnoreChanges: s.IgnoreChanges,
+		ExtraFields:   s.ExtraFields(),
 	}
 	fetcher, err := d.Crawler.Open(ctx, s)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/harvest-dev/harvest/crawler"
+	"github.com/harvest-dev/harvest/export"
 	"github.com/harvest-dev/harvest/faultsite"
 	"github.com/harvest-dev/harvest/record"
 	"github.com/harvest-dev/harvest/runner"
@@ -634,5 +636,28 @@ func TestParamFetchAheadStopsAtTheLastRunsEnd(t *testing.T) {
 				t.Errorf("the unchanged re-run fetched %s, past the end the last run found", uri)
 			}
 		}
+	}
+}
+
+// TestSeedExtraFieldsAreExportColumns: an extra field the seed configures
+// is an extra.NAME column of an export that is not given the seeds, from
+// the first run, though no record has a value for it yet.
+func TestSeedExtraFieldsAreExportColumns(t *testing.T) {
+	h := newHarness(t, 2, "  isbn: {select: \".views-field-isbn\"}\n")
+	if !slices.Contains(h.seed.ExtraFields(), "isbn") {
+		t.Fatalf("the seed's extra fields are %v; want isbn among them", h.seed.ExtraFields())
+	}
+	res := h.night()
+	if res.Run.Added == 0 {
+		t.Fatalf("the first night added nothing: %+v", res.Run)
+	}
+	for _, c := range res.Changes {
+		if _, ok := c.Record.Extra["isbn"]; ok {
+			t.Fatalf("record %s has an isbn; the test needs a field no record has", c.Key)
+		}
+	}
+	cols, err := export.ExtraColumns(context.Background(), h.st, nil, []string{h.seed.ID})
+	if err != nil || !slices.Contains(cols, "isbn") {
+		t.Fatalf("extra columns of an export without seeds = %v, %v; want isbn among them", cols, err)
 	}
 }

@@ -917,6 +917,12 @@ func (a *applier) finishRun(ctx context.Context, warnings []string) error {
 	if err != nil {
 		return fmt.Errorf("encode warnings: %w", err)
 	}
+	if len(a.in.ExtraFields) > 0 && a.extraNames == nil {
+		a.extraNames = map[string]bool{}
+	}
+	for _, name := range a.in.ExtraFields {
+		a.extraNames[name] = true
+	}
 	for name := range a.extraNames {
 		if _, err := a.tx.ExecContext(ctx, `INSERT OR IGNORE INTO extra_names (source, name) VALUES (?, ?)`, a.in.Source, name); err != nil {
 			return fmt.Errorf("note extra field %q: %w", name, err)

@@ -325,6 +325,22 @@ func TestExtraNames(t *testing.T) {
 	if got, _ := s.ExtraNames(ctx, RecordFilter{Sources: []string{"a"}}); slices.Contains(got, "isbn") {
 		t.Errorf("a refused run left its extra name: %v", got)
 	}
+	failRun = false
+
+	// Fields the seed configures are names from the run on, before any
+	// record has a value for them (and a run that saw nothing at all
+	// still notes them), for their source only.
+	in := input("b", StatusComplete, rb)
+	in.ExtraFields = []string{"publisher", "doi"}
+	apply(t, s, c, in)
+	empty := input("c", StatusFailed, nil)
+	empty.ExtraFields = []string{"isbn"}
+	apply(t, s, c, empty)
+	for src, want := range map[string][]string{"b": {"doi", "publisher"}, "c": {"isbn"}, "a": {"note", "pdf"}} {
+		if got, err := s.ExtraNames(ctx, RecordFilter{Sources: []string{src}}); err != nil || !slices.Equal(got, want) {
+			t.Errorf("with the seed's fields, ExtraNames of %s = %v, %v; want %v", src, got, err, want)
+		}
+	}
 }
 
 // TestMigrateFillsExtraNames: a database of schema version 3 (before

@@ -264,7 +264,8 @@ func whereClause(where []string) string {
 }
 
 // ExtraNames returns, sorted, the names of the extra fields that any
-// version of any record of f.Sources (all sources when empty) has had:
+// version of any record of f.Sources (all sources when empty) has had, or
+// that the seed of any of their runs configured (RunInput.ExtraFields):
 // the extra.NAME columns of a CSV export when no seed says which. The
 // store keeps the list as it writes versions, so it costs nothing to read
 // however many records there are, and a column does not disappear from

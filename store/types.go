@@ -79,6 +79,12 @@ type RunInput struct {
 	Guards   seeds.Guards
 	// IgnoreChanges are fields excluded from change detection.
 	IgnoreChanges []string
+	// ExtraFields are the extra fields the source's seed configures. They
+	// join the extra field names the store keeps per source (ExtraNames)
+	// whatever the run's records hold, so that an export that knows no
+	// seed has a column for each from the first run, not from the first
+	// record that has a value.
+	ExtraFields []string
 }
 
 // Run is one visit of one source, as stored.
