@@ -97,7 +97,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("demo: built-in seed: %w", err)
 	}
-	st, err := store.Open(ctx, rep.DB, store.Options{Now: o.Now, Logger: o.Logger})
+	// Night n runs n-1 days after the first, for the runs and the store
+	// alike: the times of a night's changes are those of its run.
+	var offset time.Duration
+	clock := func() time.Time { return o.Now().Add(offset) }
+	st, err := store.Open(ctx, rep.DB, store.Options{Now: clock, Logger: o.Logger})
 	if err != nil {
 		return nil, err
 	}
@@ -115,8 +119,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			rep.Changed = lib.Changes()
 			describeChanges(o.Stdout, rep.Changed)
 		}
-		offset := time.Duration(night-1) * 24 * time.Hour
-		clock := func() time.Time { return o.Now().Add(offset) }
+		offset = time.Duration(night-1) * 24 * time.Hour
 		cr := crawler.New(crawler.Config{Logger: o.Logger, Now: o.Now, Transport: o.Transport})
 		res, err := runner.Run(ctx, runner.Deps{
 			Crawler: runner.FromCrawler(cr),
