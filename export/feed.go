@@ -291,6 +291,7 @@ type jsonFeedItem struct {
 	ContentText   string           `json:"content_text"`
 	Summary       string           `json:"summary,omitempty"`
 	DatePublished string           `json:"date_published"`
+	DateModified  string           `json:"date_modified"` // the Atom entry's updated
 	Authors       []jsonFeedAuthor `json:"authors,omitempty"`
 	Tags          []string         `json:"tags,omitempty"`
 	Language      string           `json:"language,omitempty"`
@@ -333,6 +334,7 @@ func WriteJSONFeed(ctx context.Context, w io.Writer, src ChangeSource, f store.C
 			ContentText:   firstNonEmpty(r.Summary, r.Title, c.Key),
 			Summary:       r.Summary,
 			DatePublished: atomTime(c.At),
+			DateModified:  atomTime(c.At),
 			Tags:          r.Categories,
 			Language:      r.Language,
 			Harvest: jsonFeedHarvest{
