@@ -21,8 +21,14 @@ import (
 // harvestCLI runs the harvest command line in-process, as main does.
 func harvestCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	return harvestCLIAt(t, time.Now, args...)
+}
+
+// harvestCLIAt is harvestCLI with the clock now.
+func harvestCLIAt(t *testing.T, now func() time.Time, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
 	var out, errb bytes.Buffer
-	code = run(context.Background(), args, &env{stdout: &out, stderr: &errb, getenv: func(string) string { return "" }, now: time.Now})
+	code = run(context.Background(), args, &env{stdout: &out, stderr: &errb, getenv: func(string) string { return "" }, now: now})
 	return out.String(), errb.String(), code
 }
 
@@ -284,23 +290,32 @@ func TestExtractJSONLFromSavedPage(t *testing.T) {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-// TestCrawlSeedsDirectory runs "harvest crawl" on a seed directory against
-// the demo library served by httptest, twice, with JSON logs.
-func TestCrawlSeedsDirectory(t *testing.T) {
+// demoLibrarySeeds serves the demo library on loopback until the test
+// ends and writes its seed into DIR/seeds, a new directory; it returns
+// the library, DIR and the seed directory.
+func demoLibrarySeeds(t *testing.T) (lib *site.Site, dir, seedDir string) {
+	t.Helper()
 	lib, err := site.New(site.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(lib.Handler())
-	defer srv.Close()
-	dir := t.TempDir()
-	seedDir := filepath.Join(dir, "seeds")
+	t.Cleanup(srv.Close)
+	dir = t.TempDir()
+	seedDir = filepath.Join(dir, "seeds")
 	if err := os.MkdirAll(seedDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(seedDir, "demo.yaml"), site.SeedYAML(srv.URL), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return lib, dir, seedDir
+}
+
+// TestCrawlSeedsDirectory runs "harvest crawl" on a seed directory against
+// the demo library served by httptest, twice, with JSON logs.
+func TestCrawlSeedsDirectory(t *testing.T) {
+	lib, dir, seedDir := demoLibrarySeeds(t)
 	db := filepath.Join(dir, "h.db")
 	out, se, code := harvestCLI(t, "crawl", "--seeds", seedDir, "--db", db, "--out", filepath.Join(dir, "out"), "--log-format", "json")
 	if code != 0 {
@@ -359,6 +374,152 @@ func TestStreamingGCLeavesUsersChoice(t *testing.T) {
 		}
 		if got := wantStreamingGC(getenv); got != want {
 			t.Errorf("with %q set: tune the collector = %v, want %v", env, got, want)
+		}
+	}
+}
+
+// TestExportChangesSinceTimeAndDuration runs --since in its three forms
+// through the CLI. Three crawls of the demo library a day apart, each with
+// the clock fixed at its night, stamp every change of night n with night
+// n's time; the exports then run with the clock fixed too, so that a
+// duration means one instant. An RFC 3339 time (in any zone) and a
+// duration back from the clock select exactly the changes at or after
+// that instant, the instant itself included; a run id selects the changes
+// of that run and of every later one.
+func TestExportChangesSinceTimeAndDuration(t *testing.T) {
+	lib, dir, seedDir := demoLibrarySeeds(t)
+	db := filepath.Join(dir, "h.db")
+	// cli is harvestCLI with the clock stopped at now.
+	cli := func(now time.Time, args ...string) (stdout, stderr string, code int) {
+		return harvestCLIAt(t, func() time.Time { return now }, args...)
+	}
+	night := func(n int) time.Time { return time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC).AddDate(0, 0, n-1) }
+	for n := 1; n <= 3; n++ {
+		lib.SetNight(n)
+		if out, se, code := cli(night(n), "crawl", "--seeds", seedDir, "--db", db, "-q"); code != 0 {
+			t.Fatalf("night %d: crawl exit %d\n%s\n%s", n, code, out, se)
+		}
+	}
+	exportNow := night(3).Add(90 * time.Minute) // 2026-03-03T03:30:00Z
+	type change struct {
+		ID    int64  `json:"change_id"`
+		RunID int64  `json:"run_id"`
+		At    string `json:"at"`
+		Kind  string `json:"kind"`
+	}
+	export := func(args ...string) []change {
+		t.Helper()
+		out, se, code := cli(exportNow, append([]string{"export", "changes", "--db", db, "--format", "jsonl"}, args...)...)
+		if code != 0 {
+			t.Fatalf("export changes %q: exit %d: %s", args, code, se)
+		}
+		var cs []change
+		for _, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+			if line == "" {
+				continue
+			}
+			var c change
+			if err := json.Unmarshal([]byte(line), &c); err != nil {
+				t.Fatalf("export changes %q: line %q: %v", args, line, err)
+			}
+			cs = append(cs, c)
+		}
+		return cs
+	}
+
+	// Every change, and the history they tell: night 1 added the first
+	// publications, night 2 added and edited some, night 3 took some down
+	// (the seed's removal guard waits a night), each at its night's time.
+	all := export()
+	want := lib.Changes()
+	wantKinds := map[string]int{
+		"1 added": len(lib.Publications(1)), "2 added": len(want.Added), "2 updated": len(want.Updated), "3 removed": len(want.Removed),
+	}
+	kinds := map[string]int{}
+	for _, c := range all {
+		kinds[strconv.FormatInt(c.RunID, 10)+" "+c.Kind]++
+		if at := night(int(c.RunID)).Format(time.RFC3339); c.At != at {
+			t.Errorf("change %d of run %d at %s, want %s (the clock of its night)", c.ID, c.RunID, c.At, at)
+		}
+	}
+	if len(kinds) != len(wantKinds) {
+		t.Fatalf("changes by run and kind %v, want %v", kinds, wantKinds)
+	}
+	for k, n := range wantKinds {
+		if n == 0 || kinds[k] != n {
+			t.Fatalf("changes by run and kind %v, want %v", kinds, wantKinds)
+		}
+	}
+
+	equal := func(a, b []int64) bool {
+		if len(a) != len(b) {
+			return false
+		}
+		for i := range a {
+			if a[i] != b[i] {
+				return false
+			}
+		}
+		return true
+	}
+	ids := func(cs []change) []int64 {
+		var out []int64
+		for _, c := range cs {
+			out = append(out, c.ID)
+		}
+		return out
+	}
+	runsOf := func(cs []change) []int64 {
+		var out []int64
+		for _, c := range cs {
+			if len(out) == 0 || out[len(out)-1] != c.RunID {
+				out = append(out, c.RunID)
+			}
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		since string
+		from  time.Time // changes at or after this instant
+		runs  []int64   // the runs whose changes those are
+	}{
+		{"2026-03-02T02:00:00Z", night(2), []int64{2, 3}}, // exactly night 2: its changes included
+		{"2026-03-02T02:00:01Z", night(2).Add(time.Second), []int64{3}},
+		{"2026-03-02T01:59:59Z", night(2).Add(-time.Second), []int64{2, 3}},
+		{"2026-03-02T03:00:00+01:00", night(2), []int64{2, 3}}, // the same instant as night 2
+		{"2026-03-02T02:00:00.5Z", night(2).Add(500 * time.Millisecond), []int64{3}},
+		{"2026-02-28T00:00:00Z", night(1).AddDate(0, 0, -1), []int64{1, 2, 3}},
+		{"2026-03-03T02:00:01Z", night(3).Add(time.Second), nil},
+		{"25h30m", night(2), []int64{2, 3}}, // back from 2026-03-03T03:30Z to night 2 exactly
+		{"25h29m59s", night(2).Add(time.Second), []int64{3}},
+		{"1h30m", night(3), []int64{3}},
+		{"1h29m", night(3).Add(time.Minute), nil},
+		{"96h", exportNow.Add(-96 * time.Hour), []int64{1, 2, 3}},
+	} {
+		got := export("--since", tc.since)
+		var wantIDs []int64
+		for _, c := range all {
+			if at, _ := time.Parse(time.RFC3339, c.At); !at.Before(tc.from) {
+				wantIDs = append(wantIDs, c.ID)
+			}
+		}
+		if !equal(ids(got), wantIDs) || !equal(runsOf(got), tc.runs) {
+			t.Errorf("--since %s: changes %v of runs %v, want those at or after %s: %v of runs %v",
+				tc.since, ids(got), runsOf(got), tc.from.Format(time.RFC3339Nano), wantIDs, tc.runs)
+		}
+	}
+
+	// --since RUN: the changes of runs >= RUN, that run's own included.
+	for id, runs := range map[int64][]int64{1: {1, 2, 3}, 2: {2, 3}, 3: {3}, 4: nil} {
+		got := export("--since", strconv.FormatInt(id, 10))
+		var wantIDs []int64
+		for _, c := range all {
+			if c.RunID >= id {
+				wantIDs = append(wantIDs, c.ID)
+			}
+		}
+		if !equal(ids(got), wantIDs) || !equal(runsOf(got), runs) {
+			t.Errorf("--since %d: changes %v of runs %v, want %v of runs %v", id, ids(got), runsOf(got), wantIDs, runs)
 		}
 	}
 }
