@@ -1,4 +1,4 @@
-//go:build unix
+//go:build unix && !aix
 
 package export
 
@@ -25,11 +25,19 @@ const feedsLockName = ".feeds.lock"
 // that a refresh from an older read never lands after one from a newer
 // read: without it, two runs finishing together could leave the feed of
 // all sources without the entries of the one that wrote first.
+//
+// Where the lock cannot be had at all (a lock file another user made and
+// this one may not open, a file system without flock such as NFS with no
+// lock service), the refresh goes on without it, as before there was a
+// lock: feeds that may lag a run are better than no feeds.
 func lockFeeds(ctx context.Context, outDir string) (unlock func(), err error) {
 	path := filepath.Join(outDir, feedsLockName)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o666)
 	if err != nil {
-		return nil, fmt.Errorf("lock feeds: %w", err)
+		// flock does not need write access on a local file system.
+		if f, err = os.Open(path); err != nil {
+			return func() {}, ctx.Err()
+		}
 	}
 	fd := int(f.Fd())
 	wait := time.NewTimer(0)
@@ -43,8 +51,8 @@ func lockFeeds(ctx context.Context, outDir string) (unlock func(), err error) {
 			}, nil
 		}
 		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) {
-			f.Close()
-			return nil, fmt.Errorf("lock feeds %s: %w", path, err)
+			f.Close() // ENOLCK, EOPNOTSUPP, ...: no lock to be had here
+			return func() {}, ctx.Err()
 		}
 		wait.Reset(20 * time.Millisecond)
 		select {
