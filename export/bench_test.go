@@ -49,11 +49,7 @@ func BenchmarkWriteRecordsCSV(b *testing.B) {
 func BenchmarkWriteRecordsCSVFromSQLite(b *testing.B) {
 	const n = 100_000
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(b.TempDir(), "bench.db"), store.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(b, nil)
 	recs := make([]record.Record, n)
 	for i := range recs {
 		k := fmt.Sprintf("https://library.example.org/en/publications/%07d", i)
@@ -82,11 +78,7 @@ func BenchmarkWriteRecordsCSVFromSQLite(b *testing.B) {
 func BenchmarkWriteFeedFiles(b *testing.B) {
 	const n = 40_000
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(b.TempDir(), "bench.db"), store.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(b, nil)
 	recs := make([]record.Record, n)
 	for i := range recs {
 		k := fmt.Sprintf("https://library.example.org/en/publications/%07d", i)

@@ -107,11 +107,7 @@ func consumerHistory(t *testing.T, runs int) *store.Store {
 	t.Helper()
 	ctx := context.Background()
 	clock := consumerRun0
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "h.db"), store.Options{Now: func() time.Time { return clock }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openStore(t, func() time.Time { return clock })
 	apply := func(recs []record.Record) {
 		t.Helper()
 		for i := range recs {

@@ -229,11 +229,7 @@ func (c *countingSource) EachChange(ctx context.Context, f store.ChangeFilter, f
 func TestFeedReadsOnlyTheNewestChanges(t *testing.T) {
 	ctx := context.Background()
 	clock := t0
-	st, err := store.Open(ctx, t.TempDir()+"/harvest.db", store.Options{Now: func() time.Time { return clock }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t, func() time.Time { return clock })
 	var recs []record.Record
 	for i := range 150 {
 		key := fmt.Sprintf("https://example.int/k%03d", i)

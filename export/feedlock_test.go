@@ -62,11 +62,7 @@ func TestFeedFilesOfRunsFinishingTogether(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	clock := t0
-	st, err := store.Open(ctx, filepath.Join(dir, "harvest.db"), store.Options{Now: func() time.Time { return clock }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t, func() time.Time { return clock })
 	add := func(source, key, title string) {
 		t.Helper()
 		clock = clock.Add(time.Hour)
@@ -116,17 +112,13 @@ func TestFeedFilesOfRunsFinishingTogether(t *testing.T) {
 func TestFeedFilesWaitForTheLock(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	st, err := store.Open(ctx, filepath.Join(dir, "harvest.db"), store.Options{Now: fixedNow})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t, fixedNow)
 	out := filepath.Join(dir, "out")
 	unlock := holdFeedsLock(t, out)
 	cctx, cancel := context.WithTimeout(ctx, 150*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	err = export.WriteFeedFiles(cctx, out, "a", st, t0)
+	err := export.WriteFeedFiles(cctx, out, "a", st, t0)
 	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) < 100*time.Millisecond {
 		t.Fatalf("refresh while the lock is held: err %v after %v; want it to wait, then the context's error", err, time.Since(start))
 	}
@@ -163,11 +155,7 @@ func holdFeedsLock(t *testing.T, outDir string) (unlock func()) {
 func TestFeedFilesWithoutALock(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	st, err := store.Open(ctx, filepath.Join(dir, "harvest.db"), store.Options{Now: fixedNow})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t, fixedNow)
 	out := filepath.Join(dir, "out")
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		t.Fatal(err)

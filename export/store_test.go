@@ -22,11 +22,7 @@ func TestWithRealStore(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	clock := t0
-	st, err := store.Open(ctx, filepath.Join(dir, "harvest.db"), store.Options{Now: func() time.Time { return clock }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t, func() time.Time { return clock })
 	pub := func(key, title string, countries ...string) record.Record {
 		r := record.Record{Key: "https://example.int/" + key, URL: "https://example.int/" + key, Title: title,
 			Summary: "About " + key, Countries: countries, Year: 2025, Categories: []string{"Trafficking"},
