@@ -175,8 +175,11 @@ func (p *pandasCSV) cell(t *testing.T, i int, name string) string {
 // byte-order mark exactly with Excel; no cell that starts with a formula
 // character; every before/after cell decodes as JSON; and every cell
 // pandas read equal to the cell encoding/csv reads from the same bytes,
-// so that quoting, commas, quotes and accents come through unchanged.
-func readWithPandas(t *testing.T, excel bool, write func(w io.Writer, o export.Options) error, extra []string) *pandasCSV {
+// so that quoting, commas, quotes and accents come through unchanged. And
+// what the caller expects: the header wantHeader (the package's column
+// list, named by columnsOf in a failure) and wantRows rows.
+func readWithPandas(t *testing.T, excel bool, write func(w io.Writer, o export.Options) error, extra []string,
+	columnsOf string, wantHeader []string, wantRows int) *pandasCSV {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "export.csv")
 	if err := export.AtomicWriteFile(path, func(w io.Writer) error {
@@ -239,6 +242,12 @@ func readWithPandas(t *testing.T, excel bool, write func(w io.Writer, o export.O
 			t.Errorf("excel=%v: row %d: pandas read\n%q\nencoding/csv reads\n%q", excel, i+1, p.cells[i], row)
 		}
 	}
+	if !slices.Equal(p.columns, wantHeader) {
+		t.Errorf("excel=%v: pandas read the header\n%q\nwant %s\n%q", excel, p.columns, columnsOf, wantHeader)
+	}
+	if len(p.cells) != wantRows {
+		t.Fatalf("excel=%v: pandas read %d rows, want %d", excel, len(p.cells), wantRows)
+	}
 	return p
 }
 
@@ -280,13 +289,7 @@ func TestPandasReadsCSV(t *testing.T) {
 		got := readWithPandas(t, excel, func(w io.Writer, o export.Options) error {
 			_, err := export.WriteRecords(context.Background(), w, st, store.RecordFilter{}, o)
 			return err
-		}, extra)
-		if !slices.Equal(got.columns, wantHeader) {
-			t.Errorf("excel=%v: pandas read the header\n%q\nwant export.RecordColumns\n%q", excel, got.columns, wantHeader)
-		}
-		if len(got.cells) != len(want) {
-			t.Errorf("excel=%v: pandas read %d rows, want %d", excel, len(got.cells), len(want))
-		}
+		}, extra, "export.RecordColumns", wantHeader, len(want))
 		seen := map[string]bool{}
 		for i := range got.cells {
 			key := got.cell(t, i, "key")
@@ -330,13 +333,7 @@ func TestPandasReadsChangesCSV(t *testing.T) {
 		got := readWithPandas(t, excel, func(w io.Writer, o export.Options) error {
 			_, err := export.WriteChanges(ctx, w, st, store.ChangeFilter{}, o)
 			return err
-		}, extra)
-		if !slices.Equal(got.columns, wantHeader) {
-			t.Errorf("excel=%v: pandas read the header\n%q\nwant export.ChangeColumns\n%q", excel, got.columns, wantHeader)
-		}
-		if len(got.cells) != len(changes) {
-			t.Fatalf("excel=%v: pandas read %d rows, want one per change: %d", excel, len(got.cells), len(changes))
-		}
+		}, extra, "export.ChangeColumns (one row per change)", wantHeader, len(changes))
 		kinds := map[string]int{}
 		updates := map[string]map[string][2]string{} // key: field: before, after
 		for i, c := range changes {
